@@ -1,0 +1,1 @@
+"""complaintflow: event-sourced stream processing for customer-complaint management."""

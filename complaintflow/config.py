@@ -1,0 +1,97 @@
+"""One validated settings object, read from the environment (and the local stack's state)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("local", "kafka")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str
+    clickhouse_host: str
+    clickhouse_port: int
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    api_token: str | None = None
+    # "local": workarounds for the Tansu broker (STACK.md); "kafka": Apache Kafka defaults.
+    profile: str = "local"
+    state_dir: Path = Path(".stack")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"
+
+    @property
+    def worker_data_dir(self) -> Path:
+        return self.state_dir / "worker-data"
+
+
+_ENV = {
+    "kafka_bootstrap": "CF_KAFKA_BOOTSTRAP",
+    "clickhouse_host": "CF_CLICKHOUSE_HOST",
+    "clickhouse_port": "CF_CLICKHOUSE_PORT",
+    "api_host": "CF_API_HOST",
+    "api_port": "CF_API_PORT",
+    "api_token": "CF_API_TOKEN",
+    "profile": "CF_PROFILE",
+    "state_dir": "CF_STATE_DIR",
+}
+_INTS = ("clickhouse_port", "api_port")
+
+
+def load_settings(env: Mapping[str, str] | None = None,
+                  state_dir: Path | None = None) -> Settings:
+    """Environment variables win over the local stack's state file (`<state_dir>/state.json`)."""
+    env = os.environ if env is None else env
+    state_dir = state_dir or Path(env.get(_ENV["state_dir"], ".stack"))
+    values: dict[str, object] = {"state_dir": state_dir, **_from_stack_state(state_dir)}
+    for key, variable in _ENV.items():
+        if variable in env and key != "state_dir":
+            values[key] = env[variable]
+    for key in _INTS:
+        if key in values:
+            values[key] = _port(_ENV[key], values[key])
+    missing = [_ENV[k] for k in ("kafka_bootstrap", "clickhouse_host", "clickhouse_port")
+               if k not in values]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} not set and no local stack is running "
+                          f"(run `complaintflow stack up`, or set the variables)")
+    if values.get("profile", "local") not in PROFILES:
+        raise ConfigError(f"CF_PROFILE must be one of {PROFILES}, got {values['profile']!r}")
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def _from_stack_state(state_dir: Path) -> dict[str, object]:
+    state_file = state_dir / "state.json"
+    if not state_file.exists():
+        return {}
+    state = json.loads(state_file.read_text())
+    endpoints = state.get("endpoints", state)
+    values: dict[str, object] = {k: endpoints[k] for k in
+                                 ("kafka_bootstrap", "clickhouse_host", "clickhouse_port")
+                                 if k in endpoints}
+    if "api_url" in endpoints:
+        host, port = endpoints["api_url"].removeprefix("http://").rsplit(":", 1)
+        values.update(api_host=host, api_port=int(port))
+    return values
+
+
+def _port(variable: str, value: object) -> int:
+    try:
+        port = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{variable} must be a port number, got {value!r}") from None
+    if not 0 < port < 65536:
+        raise ConfigError(f"{variable} must be between 1 and 65535, got {port}")
+    return port
+

@@ -1,0 +1,1 @@
+"""Event contract: the catalogue of Avro schemas, validation of JSON input, and wire framing."""

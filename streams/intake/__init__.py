@@ -1,0 +1,1 @@
+"""Intake: the HTTP API, the Python producer client and bulk import."""

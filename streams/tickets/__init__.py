@@ -1,0 +1,1 @@
+"""Ticket lifecycle: the pure state machine and the Faust agent that runs it."""

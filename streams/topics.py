@@ -1,0 +1,26 @@
+"""Every Kafka topic of the system, declared once: name, partitions, what it carries.
+
+All topics are keyed by ticket_id so one ticket's events stay in order on one partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    carries: str
+
+
+EVENTS = TopicSpec("complaints.events", PARTITIONS, "input complaint actions (Avro, framed)")
+TICKET_STATE = TopicSpec("complaints.ticket-state", PARTITIONS, "ticket.state_changed")
+SLA = TopicSpec("complaints.sla", PARTITIONS, "sla.* outcomes")
+DETECTIONS = TopicSpec("complaints.detections", PARTITIONS, "repeat / ping-pong / spike events")
+DLQ = TopicSpec("complaints.dlq", PARTITIONS, "rejected input with the reason (JSON)")
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, TICKET_STATE, SLA, DETECTIONS, DLQ)
