@@ -36,7 +36,7 @@ class Settings:
         return self.state_dir / "worker-data"
 
 
-_ENV = {
+ENV_VARIABLES = {
     "kafka_bootstrap": "CF_KAFKA_BOOTSTRAP",
     "clickhouse_host": "CF_CLICKHOUSE_HOST",
     "clickhouse_port": "CF_CLICKHOUSE_PORT",
@@ -53,15 +53,15 @@ def load_settings(env: Mapping[str, str] | None = None,
                   state_dir: Path | None = None) -> Settings:
     """Environment variables win over the local stack's state file (`<state_dir>/state.json`)."""
     env = os.environ if env is None else env
-    state_dir = state_dir or Path(env.get(_ENV["state_dir"], ".stack"))
+    state_dir = state_dir or Path(env.get(ENV_VARIABLES["state_dir"], ".stack"))
     values: dict[str, object] = {"state_dir": state_dir, **_from_stack_state(state_dir)}
-    for key, variable in _ENV.items():
+    for key, variable in ENV_VARIABLES.items():
         if variable in env and key != "state_dir":
             values[key] = env[variable]
     for key in _INTS:
         if key in values:
-            values[key] = _port(_ENV[key], values[key])
-    missing = [_ENV[k] for k in ("kafka_bootstrap", "clickhouse_host", "clickhouse_port")
+            values[key] = _port(ENV_VARIABLES[key], values[key])
+    missing = [ENV_VARIABLES[k] for k in ("kafka_bootstrap", "clickhouse_host", "clickhouse_port")
                if k not in values]
     if missing:
         raise ConfigError(f"{', '.join(missing)} not set and no local stack is running "

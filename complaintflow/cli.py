@@ -1,0 +1,175 @@
+"""`complaintflow` command line: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from complaintflow.config import ConfigError, load_settings
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from complaintflow import stack
+
+    state_dir = Path(args.state_dir)
+    if args.action == "up":
+        endpoints = stack.up(state_dir)
+        from complaintflow.services import migrate_clickhouse
+
+        migrate_clickhouse(load_settings(state_dir=state_dir))
+        print(json.dumps(endpoints.as_dict(), indent=2))
+    elif args.action == "down":
+        stopped = stack.down(state_dir)
+        print("stopped: " + (", ".join(stopped) or "nothing"))
+    else:
+        status = stack.status(state_dir)
+        print(json.dumps(status, indent=2) if args.json else _status_lines(status))
+    return 0
+
+
+def _status_lines(status: dict) -> str:
+    lines = [f"running: {status['running']}"]
+    lines += [f"{k}: {v}" for k, v in status.items() if k not in ("running", "processes")]
+    lines += [f"process {name}: pid {p['pid']} {'alive' if p['alive'] else 'dead'}"
+              for name, p in status.get("processes", {}).items()]
+    return "\n".join(lines)
+
+
+def _api(args: argparse.Namespace) -> int:
+    from streams.intake.api import run_api
+
+    settings = load_settings()
+    run_api(settings.kafka_bootstrap, args.host or settings.api_host,
+            args.port or settings.api_port, settings.api_token)
+    return 0
+
+
+def _worker(_args: argparse.Namespace) -> int:
+    from streams.worker import run_worker
+
+    sys.argv = [sys.argv[0], "worker", "-l", "info"]  # Faust's Worker reads its own argv
+    run_worker(load_settings())
+    return 0
+
+
+def _project(_args: argparse.Namespace) -> int:
+    from projections.projector import run_projector
+
+    settings = load_settings()
+    run_projector(settings.kafka_bootstrap, settings.clickhouse_host, settings.clickhouse_port)
+    return 0
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from complaintflow.services import migrate_clickhouse
+
+    applied = migrate_clickhouse(load_settings())
+    print("applied: " + (", ".join(map(str, applied)) or "nothing (up to date)"))
+    return 0
+
+
+def _setup(_args: argparse.Namespace) -> int:
+    from complaintflow.services import migrate_clickhouse
+    from complaintflow.stack import create_topics
+
+    settings = load_settings()
+    create_topics(settings.kafka_bootstrap)
+    applied = migrate_clickhouse(settings)
+    print(f"topics ready; migrations applied: {applied or 'none (up to date)'}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from complaintflow.demo import simulate_and_report_progress
+
+    simulate_and_report_progress(load_settings(), args.tickets, args.days, args.compression,
+                                 args.seed)
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from streams.intake.producer import EventProducer, import_file
+
+    settings = load_settings()
+    producer = EventProducer(settings.kafka_bootstrap, settings.profile)
+    try:
+        summary = import_file(Path(args.file), producer)
+    finally:
+        producer.close()
+    for problem in summary.problems:
+        print(problem, file=sys.stderr)
+    print(f"sent {summary.sent}, dead-lettered {summary.dead_lettered}")
+    return 1 if summary.dead_lettered else 0
+
+
+def _report(_args: argparse.Namespace) -> int:
+    from complaintflow.services import clickhouse_client
+    from projections.report import format_report, kpi_report
+
+    print(format_report(kpi_report(clickhouse_client(load_settings()))))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from complaintflow.demo import run_demo
+
+    return run_demo(Path(args.state_dir), tickets=args.tickets, days=args.days,
+                    seconds=args.seconds, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="complaintflow", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], text: str
+                ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("stack", _stack, "start, stop or inspect the local broker + ClickHouse")
+    p.add_argument("action", choices=("up", "down", "status"))
+    p.add_argument("--json", action="store_true", help="status as JSON")
+    p.add_argument("--state-dir", default=".stack")
+    p = command("api", _api, "run the HTTP intake (POST /v1/events)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    command("worker", _worker, "run the Faust stream processors")
+    command("project", _project, "run the ClickHouse projector")
+    command("migrate", _migrate, "apply ClickHouse migrations")
+    command("setup", _setup, "create the Kafka topics and apply migrations (production)")
+    p = command("simulate", _simulate, "post simulated complaint traffic to the API")
+    _simulation_options(p)
+    p.add_argument("--compression", type=float, default=2000.0,
+                   help="simulated seconds per wall second")
+    p = command("send", _send, "bulk-import a JSON-lines file of events")
+    p.add_argument("file")
+    command("report", _report, "print the KPI report from ClickHouse")
+    p = command("demo", _demo, "local stack + simulated traffic, ending in a KPI report")
+    _simulation_options(p)
+    p.add_argument("--seconds", type=float, default=90.0, help="wall time for the traffic")
+    p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
+    p.add_argument("--state-dir", default=".stack")
+    return parser
+
+
+def _simulation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tickets", type=int, default=2000)
+    p.add_argument("--days", type=float, default=3.0, help="simulated span")
+    p.add_argument("--seed", type=int, default=7)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Starting the project's own processes (api, worker, projector) beside the local stack."""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from clickhouse_driver import Client
+
+from complaintflow import stack
+from complaintflow.config import Settings
+from projections.migrate import migrate
+
+SERVICES = ("api", "worker", "project")
+
+
+def clickhouse_client(settings: Settings) -> Client:
+    return Client(host=settings.clickhouse_host, port=settings.clickhouse_port,
+                  connect_timeout=5, send_receive_timeout=60)
+
+
+def migrate_clickhouse(settings: Settings) -> list:
+    return migrate(clickhouse_client(settings))
+
+
+def start_services(settings: Settings, names: tuple[str, ...] = SERVICES) -> None:
+    """Spawn each service as `python -m complaintflow.cli NAME`, recorded for `stack down`."""
+    env = {"CF_STATE_DIR": str(settings.state_dir.resolve())}
+    if settings.api_token:
+        env["CF_API_TOKEN"] = settings.api_token
+    for name in names:
+        stack.spawn_service(settings.state_dir, name,
+                            [sys.executable, "-m", "complaintflow.cli", name], env=env)
+    if "api" in names:
+        wait_for_api(settings.api_url, log=settings.state_dir / "logs" / "api.log")
+
+
+def wait_for_api(api_url: str, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{api_url}/healthz", timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise TimeoutError(f"API at {api_url} did not answer within {timeout:.0f}s; see {log}")

@@ -1,0 +1,51 @@
+"""docker-compose.yml: valid against the Compose Specification and consistent with the code."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from complaintflow.cli import build_parser
+from complaintflow.config import ENV_VARIABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_compose_file_matches_the_compose_specification():
+    # Schema: the official Compose Specification (compose-spec repository, Apache-2.0).
+    spec = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
+    jsonschema.validate(COMPOSE, spec)
+
+
+def test_every_image_is_pinned_and_the_build_context_exists():
+    for name, service in SERVICES.items():
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+", service["image"]), name
+        assert not service["image"].endswith(":latest"), name
+        if "build" in service:
+            assert (ROOT / service["build"]["context"] / service["build"]["dockerfile"]).exists()
+
+
+def test_host_ports_are_unique_and_named_volumes_declared():
+    host_ports = [p.split(":")[0] for s in SERVICES.values() for p in s.get("ports", [])]
+    assert len(host_ports) == len(set(host_ports))
+    used = {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", [])}
+    assert used <= set(COMPOSE["volumes"])
+
+
+def test_services_run_real_subcommands_with_known_settings():
+    commands = set(build_parser()._subparsers._group_actions[0].choices)
+    for name, service in SERVICES.items():
+        if service.get("build"):
+            assert service["command"][0] in commands, name
+            assert set(service["environment"]) <= set(ENV_VARIABLES.values()), name
+
+
+def test_dependencies_point_at_defined_services():
+    for service in SERVICES.values():
+        assert set(service.get("depends_on", {})) <= set(SERVICES)
