@@ -6,7 +6,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 from clickhouse_driver import Client
 
@@ -35,15 +34,19 @@ def start_services(settings: Settings, names: tuple[str, ...] = SERVICES) -> Non
         stack.spawn_service(settings.state_dir, name,
                             [sys.executable, "-m", "complaintflow.cli", name], env=env)
     if "api" in names:
-        wait_for_api(settings.api_url, log=settings.state_dir / "logs" / "api.log")
+        wait_for_api(settings)
 
 
-def wait_for_api(api_url: str, log: Path, timeout: float = 30.0) -> None:
+def wait_for_api(settings: Settings, timeout: float = 30.0) -> None:
+    log = settings.state_dir / "logs" / "api.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{api_url}/healthz", timeout=2):
+            with urllib.request.urlopen(f"{settings.api_url}/healthz", timeout=2):
                 return
         except (urllib.error.URLError, ConnectionError):
+            if not stack.status(settings.state_dir)["processes"]["api"]["alive"]:
+                raise RuntimeError(f"the API process exited; see {log}") from None
             time.sleep(0.2)
-    raise TimeoutError(f"API at {api_url} did not answer within {timeout:.0f}s; see {log}")
+    raise TimeoutError(f"API at {settings.api_url} did not answer within {timeout:.0f}s; "
+                       f"see {log}")
