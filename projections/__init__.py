@@ -1,0 +1,1 @@
+"""The ClickHouse side: migrations, the Kafka → ClickHouse projector and the KPI report."""
