@@ -47,17 +47,27 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_args: argparse.Namespace) -> int:
+def _serve_metrics(port: int | None) -> None:
+    """Expose this process's Prometheus metrics on loopback, when a port is given."""
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr="127.0.0.1")
+
+
+def _worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
+    _serve_metrics(args.metrics_port)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]  # Faust's Worker reads its own argv
     run_worker(load_settings())
     return 0
 
 
-def _project(_args: argparse.Namespace) -> int:
+def _project(args: argparse.Namespace) -> int:
     from projections.projector import run_projector
 
+    _serve_metrics(args.metrics_port)
     settings = load_settings()
     run_projector(settings.kafka_bootstrap, settings.clickhouse_host, settings.clickhouse_port)
     return 0
@@ -113,6 +123,12 @@ def _report(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from bench.run import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from complaintflow.demo import run_demo
 
@@ -137,8 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("api", _api, "run the HTTP intake (POST /v1/events)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    command("worker", _worker, "run the Faust stream processors")
-    command("project", _project, "run the ClickHouse projector")
+    for name, handler, text in (("worker", _worker, "run the Faust stream processors"),
+                                ("project", _project, "run the ClickHouse projector")):
+        p = command(name, handler, text)
+        p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here")
     command("migrate", _migrate, "apply ClickHouse migrations")
     command("setup", _setup, "create the Kafka topics and apply migrations (production)")
     p = command("simulate", _simulate, "post simulated complaint traffic to the API")
@@ -148,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("send", _send, "bulk-import a JSON-lines file of events")
     p.add_argument("file")
     command("report", _report, "print the KPI report from ClickHouse")
+    p = command("bench", _bench, "run the benchmarks (options: see `complaintflow bench -h`)")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p = command("demo", _demo, "local stack + simulated traffic, ending in a KPI report")
     _simulation_options(p)
     p.add_argument("--seconds", type=float, default=90.0, help="wall time for the traffic")

@@ -26,6 +26,7 @@ class Settings:
     # "local": workarounds for the Tansu broker (STACK.md); "kafka": Apache Kafka defaults.
     profile: str = "local"
     state_dir: Path = Path(".stack")
+    sla_policy: Path | None = None  # None: the packaged default policy
 
     @property
     def api_url(self) -> str:
@@ -45,6 +46,7 @@ ENV_VARIABLES = {
     "api_token": "CF_API_TOKEN",
     "profile": "CF_PROFILE",
     "state_dir": "CF_STATE_DIR",
+    "sla_policy": "CF_SLA_POLICY",
 }
 _INTS = ("clickhouse_port", "api_port")
 
@@ -58,6 +60,8 @@ def load_settings(env: Mapping[str, str] | None = None,
     for key, variable in ENV_VARIABLES.items():
         if variable in env and key != "state_dir":
             values[key] = env[variable]
+    if "sla_policy" in values:
+        values["sla_policy"] = Path(str(values["sla_policy"]))
     for key in _INTS:
         if key in values:
             values[key] = _port(ENV_VARIABLES[key], values[key])
@@ -95,3 +99,10 @@ def _port(variable: str, value: object) -> int:
         raise ConfigError(f"{variable} must be between 1 and 65535, got {port}")
     return port
 
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process load these same settings."""
+    values = {key: getattr(settings, key) for key in ENV_VARIABLES}
+    values["state_dir"] = settings.state_dir.resolve()
+    return {ENV_VARIABLES[key]: str(value) for key, value in values.items()
+            if value is not None}

@@ -10,7 +10,7 @@ import urllib.request
 from clickhouse_driver import Client
 
 from complaintflow import stack
-from complaintflow.config import Settings
+from complaintflow.config import Settings, settings_env
 from projections.migrate import migrate
 
 SERVICES = ("api", "worker", "project")
@@ -27,14 +27,15 @@ def migrate_clickhouse(settings: Settings) -> list:
 
 def start_services(settings: Settings, names: tuple[str, ...] = SERVICES) -> None:
     """Spawn each service as `python -m complaintflow.cli NAME`, recorded for `stack down`."""
-    env = {"CF_STATE_DIR": str(settings.state_dir.resolve())}
-    if settings.api_token:
-        env["CF_API_TOKEN"] = settings.api_token
+    env = settings_env(settings)
     for name in names:
         stack.spawn_service(settings.state_dir, name,
                             [sys.executable, "-m", "complaintflow.cli", name], env=env)
     if "api" in names:
         wait_for_api(settings)
+    if "worker" in names:
+        # Faust logs this once its partitions are assigned and its tables recovered.
+        stack.wait_for_log(settings.state_dir, "worker", "[^Worker]: Ready", timeout=90)
 
 
 def wait_for_api(settings: Settings, timeout: float = 30.0) -> None:

@@ -22,11 +22,14 @@ _LOCAL_BROKER_SETTINGS: dict[str, Any] = {
 
 
 def create_app(settings: Settings, app_id: str = "complaintflow") -> faust.App:
-    profile = _LOCAL_BROKER_SETTINGS if settings.profile == "local" else {}
+    local = settings.profile == "local"
+    profile = _LOCAL_BROKER_SETTINGS if local else {}
+    # tansu:// is Faust's Kafka transport with a shorter fetch wait (streams/local_broker.py).
+    scheme = "tansu" if local else "kafka"
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=f"{scheme}://{settings.kafka_bootstrap}",
         store="rocksdb://",
         datadir=str(settings.worker_data_dir),
         topic_replication_factor=1,

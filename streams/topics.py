@@ -22,5 +22,8 @@ TICKET_STATE = TopicSpec("complaints.ticket-state", PARTITIONS, "ticket.state_ch
 SLA = TopicSpec("complaints.sla", PARTITIONS, "sla.* outcomes")
 DETECTIONS = TopicSpec("complaints.detections", PARTITIONS, "repeat / ping-pong / spike events")
 DLQ = TopicSpec("complaints.dlq", PARTITIONS, "rejected input with the reason (JSON)")
+# Wall-clock ticks, one per partition, so deadline checks run inside the partition's stream
+# (a Faust table may only be written while processing a record of its partition).
+SLA_TICKS = TopicSpec("complaints.sla-ticks", PARTITIONS, "internal: SLA timer ticks")
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, TICKET_STATE, SLA, DETECTIONS, DLQ)
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, TICKET_STATE, SLA, DETECTIONS, DLQ, SLA_TICKS)

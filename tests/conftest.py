@@ -17,6 +17,7 @@ from complaintflow.config import Settings, load_settings
 from complaintflow.services import clickhouse_client, migrate_clickhouse, start_services
 
 API_TOKEN = "integration-token"
+FAST_SLA_POLICY = Path(__file__).parent / "data" / "sla_policy_fast.yaml"
 T = TypeVar("T")
 
 
@@ -26,7 +27,9 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     state_dir: Path = tmp_path_factory.mktemp("stack")
     try:
         stack.up(state_dir)
-        settings = load_settings(env={"CF_API_TOKEN": API_TOKEN}, state_dir=state_dir)
+        settings = load_settings(env={"CF_API_TOKEN": API_TOKEN,
+                                      "CF_SLA_POLICY": str(FAST_SLA_POLICY)},
+                                 state_dir=state_dir)
         migrate_clickhouse(settings)
         start_services(settings)
         yield settings

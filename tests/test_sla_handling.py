@@ -1,0 +1,45 @@
+"""SLA record handling without Kafka: outcomes, the next deadline, and dead letters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from schemas import serde
+from streams.sla.handling import handle_change, handle_due
+from streams.sla.policy import load_policy
+from streams.tickets.handling import Origin
+from streams.tickets.model import evolve, state_changed_event
+from tests.factories import T0, event
+
+POLICY = load_policy(Path(__file__).parent / "data" / "sla_policy_fast.yaml")
+ORIGIN = Origin("complaints.ticket-state", 1, 7)
+
+
+def _received_change(priority: str = "urgent", tier: str = "vip"):
+    received = event("complaint.received", ticket_id="S1", at=T0, priority=priority,
+                     customer_tier=tier)
+    return state_changed_event(evolve(None, received), received)
+
+
+def test_new_ticket_starts_clocks_and_schedules_its_first_instant():
+    outcome = handle_change(serde.encode(_received_change()), ORIGIN, {}.get, POLICY, T0)
+    assert outcome.dead_letter is None
+    assert outcome.state.partition == 1
+    # urgent VIP first response: 2 s, first warning at 50% = 1 s after receipt
+    assert outcome.due == T0 + 1_000
+
+
+def test_due_deadline_emits_warnings_and_breach_then_schedules_nothing_more_for_it():
+    state = handle_change(serde.encode(_received_change()), ORIGIN, {}.get, POLICY, T0).state
+    outcome = handle_due(state, T0 + 2_000, POLICY)
+    kinds = [(e.event_type, e.data["metric"]) for e in outcome.events]
+    assert ("sla.breached", "first_response") in kinds
+    assert kinds.count(("sla.warning", "first_response")) == 2
+    assert outcome.due is None or outcome.due > T0 + 2_000
+
+
+def test_undecodable_change_is_dead_lettered_at_its_position():
+    outcome = handle_change(b"\x00\x00", ORIGIN, {}.get, POLICY, T0)
+    assert outcome.state is None
+    assert (outcome.dead_letter.stage, outcome.dead_letter.dlq_id) == \
+        ("sla", "complaints.ticket-state:1:7")
