@@ -8,7 +8,9 @@ import uuid
 import pytest
 from kafka import KafkaConsumer
 
+from complaintflow import stack
 from complaintflow.config import Settings
+from complaintflow.services import start_services
 from schemas import serde
 from schemas.event import Event
 from streams import topics
@@ -148,3 +150,21 @@ def _final_outcomes(events) -> dict[tuple[str, str, int], str]:
             latest[(event.ticket_id, event.data["metric"], event.data["cycle"])] = \
                 terminal[event.event_type]
     return latest
+
+
+def test_deadline_survives_a_worker_restart(local_stack, sla_reader):
+    ticket_id = f"SLA-restart-{uuid.uuid4().hex[:6]}"
+    reader = TopicReader(local_stack, topics.TICKET_STATE.name)
+    try:
+        start = _now_ms()
+        assert post_events(local_stack, [received(ticket_id, start)])[0] == 202
+        eventually(lambda: any(e.ticket_id == ticket_id for e, _ in reader.poll()))
+    finally:
+        reader.close()
+    # The clock has started; the worker goes away before its 2-second deadline.
+    stack.stop_service(local_stack.state_dir, "worker")
+    assert not [e for e, _ in sla_reader.poll()
+                if e.ticket_id == ticket_id and e.event_type == "sla.breached"]
+    start_services(local_stack, names=("worker",))
+    breach, _ = sla_reader.wait_for(ticket_id, "sla.breached", timeout=60)
+    assert breach.data["deadline"] == start + 2_000
