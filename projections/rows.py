@@ -24,6 +24,7 @@ PROJECTOR_STAGE = "projector"
 STATE_CHANGED = "ticket.state_changed"
 # What each sla.* event says about its clock; the latest event of a clock wins.
 SLA_OUTCOMES: Mapping[str, str] = {
+    "sla.started": "running",
     "sla.warning": "warning",
     "sla.breached": "breached",
     "sla.met": "met",

@@ -104,6 +104,7 @@ _PAYLOADS: dict[tuple[str, int], list[dict[str, Any]]] = {
         _req("count", "long"), _req("baseline", "double"),
     ],
     ("satisfaction.low_score", 1): [_opt("csat", _OPT_INT), _opt("nps", _OPT_INT), _opt("team")],
+    ("sla.started", 1): _SLA_FIELDS,  # last, not with the sla.* above: schema ids never move
 }
 
 INPUT_EVENT_TYPES = frozenset(

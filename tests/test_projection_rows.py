@@ -115,6 +115,7 @@ def test_ticket_state_becomes_a_versioned_ticket_row() -> None:
 
 
 @pytest.mark.parametrize(("event_type", "outcome", "stopped"), [
+    ("sla.started", "running", False),
     ("sla.warning", "warning", False),
     ("sla.breached", "breached", False),
     ("sla.met", "met", True),

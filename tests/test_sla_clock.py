@@ -157,7 +157,12 @@ def test_first_response_warnings_and_breach_fall_due_on_the_calendar(
     received: str, priority: str, target_s: int, warnings: list[str], deadline: str
 ):
     t = Ticket()
-    assert t.do("complaint.received", received, priority=priority) == []
+    opened = t.do("complaint.received", received, priority=priority)
+    # Each clock announces its start, dated at receipt even outside business hours.
+    assert [(e.event_type, e.data["metric"]) for e in opened] == [
+        ("sla.started", "first_response"), ("sla.started", "resolution")]
+    assert summary(opened) == [("sla.started", received, None, 0)] * 2
+    assert opened[0].data["deadline"] == sh(deadline)
     assert t.deadline("first_response") == deadline
 
     announced = []
@@ -196,7 +201,8 @@ def test_first_response_met_or_breached(
     t = Ticket()
     t.do("complaint.received", "2025-11-04 10:00", priority="urgent")
     t.do("ticket.first_response_sent", f"2025-11-04 {responded}")
-    assert summary(t.events) == [
+    started = [("sla.started", "2025-11-04 10:00", None, 0)] * 2  # first response, resolution
+    assert summary(t.events) == started + [
         (kind, f"2025-11-04 {at}", detail, elapsed) for kind, at, detail, elapsed in expected
     ]
     row = t.outcome("first_response")
@@ -212,7 +218,7 @@ def test_events_carry_the_policy_plan_and_the_ticket_fields():
     t.do("ticket.assigned", "2025-11-04 10:01", team="billing-desk")
     (event,) = t.do("ticket.first_response_sent", "2025-11-04 10:14")  # before 50% (10:15)
     assert event.event_type == "sla.met"
-    assert event.event_id == "T1:first_response:1:sla.met:0"
+    assert event.event_id == "T1:first_response:1:sla.met:1"  # sla.started took 0
     assert (event.ticket_id, event.source, event.schema_version) == ("T1", "sla", 1)
     assert event.occurred_at == sh("2025-11-04 10:14")
     assert event.caused_by == t.changes[-1].caused_by == "T1-in2"
@@ -223,6 +229,13 @@ def test_events_carry_the_policy_plan_and_the_ticket_fields():
         "team": "billing-desk", "priority": "normal", "customer_tier": "regular",
         "category": "billing",
     }
+    # The start, as the clock's plan stood then: no team yet, nothing elapsed.
+    started = t.events[0]
+    assert (started.event_id, started.event_type) == (
+        "T1:first_response:1:sla.started:0", "sla.started")
+    assert (started.occurred_at, started.caused_by) == (sh("2025-11-04 10:00"), "T1-in0")
+    assert started.data == {**event.data, "deadline": sh("2025-11-04 10:30"),
+                            "elapsed_business_seconds": 0, "team": None}
     for sla_event in t.events:
         assert serde.decode(serde.encode(sla_event)).to_record() == sla_event.to_record()
 
@@ -246,13 +259,15 @@ def test_a_pause_shifts_the_deadline_by_exactly_the_paused_business_time():
     assert t.next_due() is None
     assert t.advance("2025-11-20 10:00") == []
 
-    # The customer answers: the ticket goes back in progress and the clocks resume.
+    # The customer answers: the ticket goes back in progress and the clocks resume. The reply
+    # also starts a next-response clock (4 h from 14:00).
     resumed = t.do("ticket.customer_replied", "2025-11-04 14:00")
     assert [(e.event_type, e.data["metric"], local(e.data["deadline"])) for e in resumed] == [
         ("sla.resumed", "first_response", "2025-11-04 14:20"),
         ("sla.resumed", "resolution", "2025-11-06 13:50"),
+        ("sla.started", "next_response", "2025-11-04 18:00"),
     ]
-    assert {e.data["reason"] for e in resumed} == {"pending_customer"}
+    assert [e.data["reason"] for e in resumed] == ["pending_customer", "pending_customer", None]
     assert t.clock("first_response").pauses == (
         Pause(sh("2025-11-04 10:10"), sh("2025-11-04 14:00"), "pending_customer"),
     )
@@ -425,7 +440,9 @@ def test_reopening_starts_a_new_resolution_cycle():
     assert summary(t.do("ticket.resolved", "2025-11-04 11:00")) == [
         ("sla.met", "2025-11-04 11:00", None, 3600)]
     t.do("ticket.customer_confirmed", "2025-11-04 11:30")
-    assert t.do("ticket.reopened", "2025-11-04 15:00") == []
+    reopened = t.do("ticket.reopened", "2025-11-04 15:00")
+    assert [(e.event_id, local(e.occurred_at), local(e.data["deadline"])) for e in reopened] == [
+        ("T1:resolution:2:sla.started:0", "2025-11-04 15:00", "2025-11-04 19:00")]
     assert t.deadline("resolution", 2) == "2025-11-04 19:00"
     out = t.do("ticket.resolved", "2025-11-04 20:00")
     assert summary(out) == [
@@ -434,8 +451,8 @@ def test_reopening_starts_a_new_resolution_cycle():
         ("sla.breached", "2025-11-04 19:00", None, 14400),
     ]
     assert [e.event_id for e in out] == [
-        "T1:resolution:2:sla.warning:0", "T1:resolution:2:sla.warning:1",
-        "T1:resolution:2:sla.breached:2",
+        "T1:resolution:2:sla.warning:1", "T1:resolution:2:sla.warning:2",
+        "T1:resolution:2:sla.breached:3",
     ]
     assert t.sla is not None
     rows = [(r["metric"], r["cycle"], r["outcome"], r["elapsed_business_seconds"])
@@ -483,6 +500,38 @@ def test_a_first_response_also_answers_a_customer_who_wrote_before_it():
     out = t.do("ticket.first_response_sent", "2025-11-04 10:00:50")
     assert [(e.event_type, e.data["metric"]) for e in out] == [
         ("sla.met", "first_response"), ("sla.met", "next_response")]
+
+
+def test_a_customer_reply_and_a_reopen_announce_the_clocks_they_start():
+    t = Ticket()
+    # urgent/regular: next response 30 min, resolution 8 h, both on 24x7.
+    t.do("complaint.received", "2025-11-04 10:00", priority="urgent")
+    t.do("ticket.first_response_sent", "2025-11-04 10:01")
+
+    replied = t.do("ticket.customer_replied", "2025-11-04 10:10")
+    assert len(replied) == 1
+    (started,) = replied
+    assert (started.event_id, started.event_type, started.occurred_at, started.caused_by) == (
+        "T1:next_response:1:sla.started:0", "sla.started", sh("2025-11-04 10:10"),
+        t.changes[-1].caused_by)
+    assert started.data == {
+        "metric": "next_response", "cycle": 1, "policy_version": POLICY.version,
+        "calendar": "24x7", "target_seconds": 1800, "deadline": sh("2025-11-04 10:40"),
+        "elapsed_business_seconds": 0, "threshold": None, "reason": None, "team": None,
+        "priority": "urgent", "customer_tier": "regular", "category": "logistics",
+    }
+    # A second reply while still waiting starts nothing, so announces nothing.
+    assert t.do("ticket.customer_replied", "2025-11-04 10:20") == []
+
+    t.do("ticket.resolved", "2025-11-04 11:00")
+    t.do("ticket.customer_confirmed", "2025-11-04 11:30")
+    (reopened,) = t.do("ticket.reopened", "2025-11-04 15:00")
+    assert (reopened.event_id, reopened.occurred_at, reopened.caused_by) == (
+        "T1:resolution:2:sla.started:0", sh("2025-11-04 15:00"), t.changes[-1].caused_by)
+    assert (reopened.data["metric"], reopened.data["cycle"]) == ("resolution", 2)
+    assert (reopened.data["deadline"], reopened.data["elapsed_business_seconds"]) == (
+        sh("2025-11-04 23:00"), 0)
+    assert t.outcome("resolution", 2)["outcome"] == "running"
 
 
 # --- event time: live breaches and late events -------------------------------------------------
@@ -600,8 +649,17 @@ def test_replay_reaches_the_same_verdicts_whenever_advance_runs(
         ids = [e.event_id for e in events]
         assert len(ids) == len(set(ids))
         said = Counter((e.data["metric"], e.data["cycle"], e.event_type) for e in events)
+        first_said = {}
+        for e in events:
+            first_said.setdefault((e.data["metric"], e.data["cycle"]), e)
         for clock in state.clocks:
             key = (clock.metric, clock.cycle)
+            # Every clock announced its start once, before anything else, at its start.
+            assert said[(*key, "sla.started")] == 1
+            first = first_said[key]
+            assert (first.event_type, first.occurred_at) == ("sla.started", clock.started_at)
+            assert first.event_id.endswith(":sla.started:0")
+            assert first.data["elapsed_business_seconds"] == 0
             breaches = said[(*key, "sla.breached")]
             retractions = said[(*key, "sla.breach_retracted")]
             if clock.outcome == "met":
@@ -632,10 +690,12 @@ def test_event_ids_are_deterministic_and_unique():
     assert first_run.events == second_run.events
     ids = [e.event_id for e in first_run.events]
     assert len(ids) == len(set(ids))
-    assert ids[:3] == [
-        "T1:first_response:1:sla.warning:0",
+    assert ids[:5] == [
+        "T1:first_response:1:sla.started:0",
+        "T1:resolution:1:sla.started:0",
         "T1:first_response:1:sla.warning:1",
-        "T1:first_response:1:sla.breached:2",
+        "T1:first_response:1:sla.warning:2",
+        "T1:first_response:1:sla.breached:3",
     ]
     for sla_event in first_run.events:
         assert serde.decode(serde.encode(sla_event)).to_record() == sla_event.to_record()
@@ -670,7 +730,13 @@ def test_a_ticket_first_seen_mid_way_gets_its_clocks_and_verdicts():
     t.record("complaint.received", "2025-11-04 10:00", priority="urgent")
     change = t.record("ticket.first_response_sent", "2025-11-04 10:05")
     out = t.feed(change)  # the SLA engine never saw the complaint itself
-    assert summary(out) == [("sla.breached", "2025-11-04 10:02", None, 120)]
+    # Each clock's start comes first, dated at receipt; then the breach already due.
+    assert [(e.data["metric"], *row) for e, row in zip(out, summary(out), strict=True)] == [
+        ("first_response", "sla.started", "2025-11-04 10:00", None, 0),
+        ("first_response", "sla.breached", "2025-11-04 10:02", None, 120),
+        ("resolution", "sla.started", "2025-11-04 10:00", None, 0),
+    ]
+    assert [e.caused_by for e in out] == [change.caused_by, None, change.caused_by]
     assert t.outcome("first_response")["outcome"] == "breached"
     assert t.deadline("resolution") == "2025-11-04 18:00"  # urgent/regular 8 h from 10:00
 

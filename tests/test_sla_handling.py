@@ -25,6 +25,11 @@ def test_new_ticket_starts_clocks_and_schedules_its_first_instant():
     outcome = handle_change(serde.encode(_received_change()), ORIGIN, {}.get, POLICY, T0)
     assert outcome.dead_letter is None
     assert outcome.state.partition == 1
+    # Every clock the receipt starts is announced at once, dated at receipt.
+    assert [(e.event_type, e.data["metric"], e.occurred_at, e.data["elapsed_business_seconds"])
+            for e in outcome.events] == [("sla.started", "first_response", T0, 0),
+                                         ("sla.started", "resolution", T0, 0)]
+    assert outcome.events[0].data["deadline"] == T0 + 2_000
     # urgent VIP first response: 2 s, first warning at 50% = 1 s after receipt
     assert outcome.due == T0 + 1_000
 

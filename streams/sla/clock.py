@@ -1,10 +1,10 @@
 """SLA clocks of one ticket as pure functions over frozen state.
 
 `on_ticket_state` folds a ``ticket.state_changed`` event into the ticket's `SlaState` and returns
-the ``sla.*`` events it causes; `advance` announces the warnings and breaches that fall due as
-time passes; `next_due` tells the deadline index when to call `advance` again. Time is always
-an argument (UTC epoch ms); nothing here reads the wall clock. Semantics: docs/sla.md, "Clock
-semantics".
+the ``sla.*`` events it causes (an ``sla.started`` first for each clock it starts); `advance`
+announces the warnings and breaches that fall due as time passes; `next_due` tells the deadline
+index when to call `advance` again. Time is always an argument (UTC epoch ms); nothing here
+reads the wall clock. Semantics: docs/sla.md, "Clock semantics".
 
 A clock's verdict (met or breached) is decided by event time alone: only ticket changes start,
 stop, pause and re-plan clocks, while `advance` merely announces what the event-time plan says
@@ -35,6 +35,7 @@ PAUSED = "paused"
 MET = "met"
 BREACHED = "breached"
 
+SLA_STARTED = "sla.started"
 SLA_WARNING = "sla.warning"
 SLA_BREACHED = "sla.breached"
 SLA_MET = "sla.met"
@@ -132,8 +133,10 @@ def on_ticket_state(
 
     Announcements due strictly before the change come first, dated at their own instants (so
     a stop exactly at the deadline is met, with no breach to retract). Then the change starts,
-    stops, pauses, resumes or re-plans clocks. Last, whatever is now due up to the watermark is
-    announced; what the change itself made overdue is dated at the change and carries its cause.
+    stops, pauses, resumes or re-plans clocks; a clock it starts announces ``sla.started``,
+    dated at its start, before any other event of that clock. Last, whatever is now due up to
+    the watermark is announced; what the change itself made overdue is dated at the change and
+    carries its cause.
     """
     if state is None:
         state, before = _opened(change, partition), []
@@ -375,16 +378,20 @@ def _apply_change(
         _replanned(clock, state, policy) if reclassified and not clock.stopped else clock
         for clock in state.clocks
     ]
-    clocks += [
-        _started(metric, cycle, at, state, policy)
-        for metric, cycle, at in _clocks_to_start(clocks, change)
-    ]
     emitter = _Emitter(state, policy)
     updated, events = [], []
     for clock in clocks:
         clock, clock_events = _follow_change(emitter, clock, change)
         updated.append(clock)
         events += clock_events
+    for metric, cycle, at in _clocks_to_start(clocks, change):
+        # Announced first, with the plan as it starts: before the change pauses or stops it.
+        clock, started = emitter.emit(
+            _started(metric, cycle, at, state, policy), SLA_STARTED, at, change.caused_by
+        )
+        clock, clock_events = _follow_change(emitter, clock, change)
+        updated.append(clock)
+        events += [started, *clock_events]
     return replace(state, clocks=tuple(updated)), events
 
 
