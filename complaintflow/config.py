@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROFILES = ("local", "kafka")
+WORKER_DATA_DIR = "worker-data"  # under the state dir: the Faust worker's RocksDB tables
 
 
 class ConfigError(ValueError):
@@ -27,6 +28,7 @@ class Settings:
     profile: str = "local"
     state_dir: Path = Path(".stack")
     sla_policy: Path | None = None  # None: the packaged default policy
+    alertmanager_url: str | None = None  # for the alert bridge, e.g. http://127.0.0.1:9093
 
     @property
     def api_url(self) -> str:
@@ -34,7 +36,7 @@ class Settings:
 
     @property
     def worker_data_dir(self) -> Path:
-        return self.state_dir / "worker-data"
+        return self.state_dir / WORKER_DATA_DIR
 
 
 ENV_VARIABLES = {
@@ -47,6 +49,7 @@ ENV_VARIABLES = {
     "profile": "CF_PROFILE",
     "state_dir": "CF_STATE_DIR",
     "sla_policy": "CF_SLA_POLICY",
+    "alertmanager_url": "CF_ALERTMANAGER_URL",
 }
 _INTS = ("clickhouse_port", "api_port")
 

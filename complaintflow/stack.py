@@ -7,8 +7,8 @@ PIDs recorded there, never by name. Services of the project (API, workers) start
 spawn_service are recorded the same way, so down() stops them too.
 
 Tansu here keeps its log in memory: events are lost when the broker stops. ClickHouse data
-therefore starts empty with each new broker: projections that outlived their log could not
-be rebuilt from it.
+and the worker's tables therefore start empty with each new broker: state that outlived its
+log could not be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from complaintflow.config import WORKER_DATA_DIR
 from complaintflow.processes import (
     ProcessError,
     ProcessRecord,
@@ -230,9 +231,6 @@ _CLICKHOUSE_USERS = """<?xml version="1.0"?>
 def write_clickhouse_config(state_dir: Path, tcp_port: int, http_port: int) -> Path:
     """Write config.xml and users.xml under state_dir/clickhouse/; return config.xml."""
     root = (Path(state_dir) / CLICKHOUSE).resolve()
-    # The local broker keeps its log in memory, so a fresh broker means fresh projections:
-    # tables that outlived their log could never be rebuilt from it.
-    shutil.rmtree(root / "data", ignore_errors=True)
     for sub in ("data", "tmp", "user_files", "format_schemas"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     config = root / "config.xml"
@@ -342,6 +340,14 @@ def _wait_ready(name: str, record: ProcessRecord, ready: Any, what: str) -> None
         raise StackError(f"{exc}; see {record['log']}:\n{log_tail(record)}") from exc
 
 
+def _forget_state_of_earlier_log(state_dir: Path) -> None:
+    """A new broker starts with an empty log (Tansu keeps it in memory), so projections and
+    worker tables built from an earlier log go too: they could never be rebuilt from this one,
+    and Faust refuses a table whose stored offsets lie beyond its changelog's end."""
+    shutil.rmtree(state_dir / CLICKHOUSE / "data", ignore_errors=True)
+    shutil.rmtree(state_dir / WORKER_DATA_DIR, ignore_errors=True)
+
+
 def _start_servers(state_dir: Path) -> dict[str, Any]:
     kafka_port, ch_tcp_port, ch_http_port, api_port = free_loopback_ports(4)
     endpoints = Endpoints(
@@ -351,6 +357,7 @@ def _start_servers(state_dir: Path) -> dict[str, Any]:
         clickhouse_http_port=ch_http_port,
         api_url=f"http://{LOOPBACK}:{api_port}",
     )
+    _forget_state_of_earlier_log(state_dir)
     config = write_clickhouse_config(state_dir, ch_tcp_port, ch_http_port)
     state: dict[str, Any] = {"endpoints": endpoints.as_dict(), "processes": {}}
     processes = state["processes"]

@@ -182,3 +182,16 @@ def test_up_is_idempotent_and_down_stops_everything(tmp_path: Path) -> None:
     after = stack.status(tmp_path)
     assert after["running"] is False and after["processes"] == {}
     assert stack.down(tmp_path) == []
+
+
+def test_a_new_broker_starts_without_state_built_from_an_earlier_log(tmp_path: Path):
+    stale = [tmp_path / "clickhouse" / "data" / "default" / "t.bin",
+             tmp_path / "worker-data" / "complaintflow-data" / "store.sst"]
+    for path in stale:
+        path.parent.mkdir(parents=True)
+        path.write_text("from an earlier log")
+    try:
+        stack.up(tmp_path)
+        assert not any(path.exists() for path in stale)
+    finally:
+        stack.down(tmp_path)
