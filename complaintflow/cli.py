@@ -47,18 +47,18 @@ def _api(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_metrics(port: int | None) -> None:
-    """Expose this process's Prometheus metrics on loopback, when a port is given."""
-    if port:
+def _serve_metrics(args: argparse.Namespace) -> None:
+    """Expose this process's Prometheus metrics, when a port is given."""
+    if args.metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(port, addr="127.0.0.1")
+        start_http_server(args.metrics_port, addr=args.metrics_host)
 
 
 def _worker(args: argparse.Namespace) -> int:
     from streams.worker import run_worker
 
-    _serve_metrics(args.metrics_port)
+    _serve_metrics(args)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]  # Faust's Worker reads its own argv
     run_worker(load_settings())
     return 0
@@ -67,9 +67,20 @@ def _worker(args: argparse.Namespace) -> int:
 def _project(args: argparse.Namespace) -> int:
     from projections.projector import run_projector
 
-    _serve_metrics(args.metrics_port)
+    _serve_metrics(args)
     settings = load_settings()
     run_projector(settings.kafka_bootstrap, settings.clickhouse_host, settings.clickhouse_port)
+    return 0
+
+
+def _alert(args: argparse.Namespace) -> int:
+    from alerting.bridge import run_bridge
+
+    settings = load_settings()
+    if not settings.alertmanager_url:
+        raise ConfigError("CF_ALERTMANAGER_URL is not set: the alert bridge posts to Alertmanager")
+    _serve_metrics(args)
+    run_bridge(settings.kafka_bootstrap, settings.alertmanager_url)
     return 0
 
 
@@ -154,9 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     for name, handler, text in (("worker", _worker, "run the Faust stream processors"),
-                                ("project", _project, "run the ClickHouse projector")):
+                                ("project", _project, "run the ClickHouse projector"),
+                                ("alert", _alert, "post SLA breach alerts to Alertmanager")):
         p = command(name, handler, text)
         p.add_argument("--metrics-port", type=int, help="serve Prometheus metrics here")
+        p.add_argument("--metrics-host", default="127.0.0.1",
+                       help="address to serve metrics on (0.0.0.0 inside a container)")
     command("migrate", _migrate, "apply ClickHouse migrations")
     command("setup", _setup, "create the Kafka topics and apply migrations (production)")
     p = command("simulate", _simulate, "post simulated complaint traffic to the API")

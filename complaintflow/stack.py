@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -131,17 +131,14 @@ def _servers_running(state: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------- ClickHouse
 
 
-def ensure_clickhouse_installed() -> None:
-    """Install Debian's clickhouse-server (18.16) if its binary is missing."""
-    if CLICKHOUSE_SERVER_BIN.exists():
+def install_debian_packages(binary: Path, packages: Sequence[str]) -> None:
+    """`apt-get install` the packages if `binary` is missing (needs root and Debian's index)."""
+    if binary.exists():
         return
     if shutil.which("apt-get") is None:
-        raise StackError(f"{CLICKHOUSE_SERVER_BIN} is missing and apt-get is not available")
+        raise StackError(f"{binary} is missing and apt-get is not available")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", *CLICKHOUSE_PACKAGES],
-    ):
+    for argv in (["apt-get", "update"], ["apt-get", "install", "-y", *packages]):
         try:
             done = subprocess.run(
                 argv, env=env, capture_output=True, text=True, timeout=APT_TIMEOUT_S
@@ -151,13 +148,16 @@ def ensure_clickhouse_installed() -> None:
         if done.returncode != 0:
             tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
             raise StackError(
-                f"`{' '.join(argv)}` failed (exit {done.returncode}); installing ClickHouse "
+                f"`{' '.join(argv)}` failed (exit {done.returncode}); installing {binary.name} "
                 f"needs root and Debian's package index:\n{tail}"
             )
-    if not CLICKHOUSE_SERVER_BIN.exists():
-        raise StackError(
-            f"apt-get installed {CLICKHOUSE_PACKAGES} but {CLICKHOUSE_SERVER_BIN} is still missing"
-        )
+    if not binary.exists():
+        raise StackError(f"apt-get installed {list(packages)} but {binary} is still missing")
+
+
+def ensure_clickhouse_installed() -> None:
+    """Install Debian's clickhouse-server (18.16) if its binary is missing."""
+    install_debian_packages(CLICKHOUSE_SERVER_BIN, CLICKHOUSE_PACKAGES)
 
 
 # Derived from Debian's /etc/clickhouse-server/config.xml, keeping only what a loopback

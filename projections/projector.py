@@ -32,6 +32,7 @@ from projections.rows import (
 )
 from projections.sink import DEFAULT_MAX_AGE_S, DEFAULT_MAX_ROWS, BatchingSink, SinkError
 from streams import topics
+from streams.consuming import committing_consumer, rewind_to_committed
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +62,7 @@ class ProjectorStats:
 
 
 def consumer_for(bootstrap: str, group_id: str) -> KafkaConsumer:
-    return KafkaConsumer(
-        *SOURCE_TOPICS,
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        client_id=group_id,
-        enable_auto_commit=False,  # offsets are committed after the insert, by hand
-        auto_offset_reset="earliest",
-        # Short group timings: with the defaults a group join hung on the local Tansu broker
-        # (STACK.md); they are valid on Apache Kafka too, a flush takes well under 5 s.
-        max_poll_interval_ms=5_000,
-        session_timeout_ms=6_000,
-        heartbeat_interval_ms=1_000,
-    )
+    return committing_consumer(bootstrap, list(SOURCE_TOPICS), group_id)
 
 
 class Projector:
@@ -145,12 +134,7 @@ class Projector:
         self._stats.flush_failures += 1
         self._sink.discard()
         self._buffered_messages = 0
-        for partition in self._consumer.assignment():
-            committed = self._consumer.committed(partition)
-            if committed is None:
-                self._consumer.seek_to_beginning(partition)
-            else:
-                self._consumer.seek(partition, committed)
+        rewind_to_committed(self._consumer)
         backoff = RETRY_BACKOFF_S[min(self._failed_flushes_in_a_row, len(RETRY_BACKOFF_S) - 1)]
         self._failed_flushes_in_a_row += 1
         return backoff

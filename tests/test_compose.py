@@ -34,8 +34,11 @@ def test_every_image_is_pinned_and_the_build_context_exists():
 def test_host_ports_are_unique_and_named_volumes_declared():
     host_ports = [p.split(":")[0] for s in SERVICES.values() for p in s.get("ports", [])]
     assert len(host_ports) == len(set(host_ports))
-    used = {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", [])}
-    assert used <= set(COMPOSE["volumes"])
+    sources = {v.split(":")[0] for s in SERVICES.values() for v in s.get("volumes", [])}
+    bind_mounts = {source for source in sources if source.startswith("./")}
+    assert sources - bind_mounts <= set(COMPOSE["volumes"])
+    for source in bind_mounts:
+        assert (ROOT / source).is_dir(), source
 
 
 def test_services_run_real_subcommands_with_known_settings():
@@ -44,6 +47,16 @@ def test_services_run_real_subcommands_with_known_settings():
         if service.get("build"):
             assert service["command"][0] in commands, name
             assert set(service["environment"]) <= set(ENV_VARIABLES.values()), name
+
+
+def test_prometheus_scrapes_the_ports_the_services_serve():
+    prometheus = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    targets = {t for job in prometheus["scrape_configs"] for c in job["static_configs"]
+               for t in c["targets"]}
+    for name, service in SERVICES.items():
+        command = service.get("command", [])
+        if "--metrics-port" in command:
+            assert f"{name}:{command[command.index('--metrics-port') + 1]}" in targets, name
 
 
 def test_dependencies_point_at_defined_services():
