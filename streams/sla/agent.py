@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 
@@ -19,6 +20,7 @@ from streams.sla.watermark import PartitionClock
 from streams.tickets.handling import Origin
 
 TICK_SECONDS = 0.25
+REBUILD_SLICE = 5_000
 SLA_EVENTS = Counter("complaintflow_sla_events_total", "sla.* events emitted", ["event_type"])
 TICK_DUE = Histogram("complaintflow_sla_tick_due_tickets", "Tickets due per timer tick",
                      buckets=(0, 1, 10, 100, 1_000, 10_000))
@@ -42,11 +44,13 @@ def register(app: faust.App, policy: SlaPolicy) -> faust.types.AgentT:
         stored = clocks.get(ticket_id)
         return SlaState.from_dict(stored) if stored else None
 
-    def rebuild_index() -> None:
-        for ticket_id, stored in clocks.items():
+    async def rebuild_index() -> None:
+        for count, (ticket_id, stored) in enumerate(clocks.items(), start=1):
             state = SlaState.from_dict(stored)
             indexes[state.partition].schedule(ticket_id, next_due(state, policy))
             partition_clock.observe(state.partition, state.watermark, state.watermark)
+            if count % REBUILD_SLICE == 0:
+                await asyncio.sleep(0)  # a million clocks must not starve the heartbeat
 
     async def apply(outcome: SlaOutcome, partition: int, key: bytes | None) -> None:
         if outcome.dead_letter:
@@ -66,7 +70,7 @@ def register(app: faust.App, policy: SlaPolicy) -> faust.types.AgentT:
             message = record.message
             wall_ms = int(time.time() * 1000)
             if not rebuilt:
-                rebuild_index()
+                await rebuild_index()
                 rebuilt = True
             partition = message.partition
             if message.topic == topics.SLA_TICKS.name:
