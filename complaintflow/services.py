@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -11,6 +10,7 @@ from clickhouse_driver import Client
 
 from complaintflow import stack
 from complaintflow.config import Settings, settings_env
+from complaintflow.processes import wait_until
 from projections.migrate import migrate
 
 SERVICES = ("api", "worker", "project")
@@ -40,14 +40,14 @@ def start_services(settings: Settings, names: tuple[str, ...] = SERVICES) -> Non
 
 def wait_for_api(settings: Settings, timeout: float = 30.0) -> None:
     log = settings.state_dir / "logs" / "api.log"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
             with urllib.request.urlopen(f"{settings.api_url}/healthz", timeout=2):
-                return
+                return True
         except (urllib.error.URLError, ConnectionError):
             if not stack.status(settings.state_dir)["processes"]["api"]["alive"]:
                 raise RuntimeError(f"the API process exited; see {log}") from None
-            time.sleep(0.2)
-    raise TimeoutError(f"API at {settings.api_url} did not answer within {timeout:.0f}s; "
-                       f"see {log}")
+            return False
+
+    wait_until(answers, timeout, f"the API at {settings.api_url} (see {log})")
