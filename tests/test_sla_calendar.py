@@ -277,15 +277,23 @@ def test_overrides_win_over_weekly_hours_and_holidays():
     )
 
 
-# --- years chinese_calendar does not know ------------------------------------------------------
+# --- years the holiday set does not list ----------------------------------------------------
 
 
 def test_years_without_holiday_data_raise_a_clear_error():
-    with pytest.raises(HolidayDataUnavailable, match=r"cn_business.*2027-01-04.*chinese-calendar"):
-        opening_hours_on(CN, date(2027, 1, 4))
-    # A deadline that runs past New Year 2027 (Thu Dec 31 2026, 17-18 = 1 h) needs 2027's data.
+    with pytest.raises(HolidayDataUnavailable, match=r"cn_business.*'cn'.*2029.*calendar check"):
+        opening_hours_on(CN, date(2029, 1, 4))
+    # A deadline that runs past New Year 2029 (Fri Dec 29 2028, 17-18 = 1 h) needs 2029's data.
     with pytest.raises(HolidayDataUnavailable):
-        add_business_seconds(CN, sh("2026-12-31 17:00"), 2 * HOUR)
+        add_business_seconds(CN, sh("2028-12-29 17:00"), 2 * HOUR)
+
+
+def test_a_provisional_year_closes_its_statutory_days():
+    # 2027: only the days the law fixes are known (no 调休 yet): New Year's Day and 除夕..初三.
+    assert CN.year_status(2027) == "provisional"
+    assert opening_hours_on(CN, date(2027, 1, 1)) == ()
+    assert [opening_hours_on(CN, date(2027, 2, d)) for d in (5, 8)] == [(), ()]
+    assert opening_hours_on(CN, date(2027, 2, 9)) == CN.weekly_hours[1]  # Tue after 初三
 
 
 def test_years_without_holiday_data_can_fall_back_to_weekly_hours_and_overrides():
@@ -294,11 +302,11 @@ def test_years_without_holiday_data_can_fall_back_to_weekly_hours_and_overrides(
         {day: WORKDAY for day in ("mon", "tue", "wed", "thu", "fri")},
         chinese_holidays=True,
         holiday_data_missing="weekly_hours",
-        closed_dates=[date(2027, 1, 1)],  # New Year's Day 2027 (a Friday), entered by hand
+        closed_dates=[date(2029, 1, 1)],  # New Year's Day 2029 (a Monday), entered by hand
     )
-    # Thu Dec 31 2026 17-18 = 1 h; Fri Jan 1 closed by override; Mon Jan 4 09:00 + 1 h.
-    assert local(add_business_seconds(lenient, sh("2026-12-31 17:00"), 2 * HOUR)) == (
-        "2027-01-04 10:00"
+    # Fri Dec 29 2028 17-18 = 1 h; Mon Jan 1 closed by override; Tue Jan 2 09:00 + 1 h.
+    assert local(add_business_seconds(lenient, sh("2028-12-29 17:00"), 2 * HOUR)) == (
+        "2029-01-02 10:00"
     )
 
 
@@ -307,6 +315,58 @@ def test_a_calendar_that_never_opens_again_fails_instead_of_looping():
     assert business_seconds_between(once, sh("2024-12-31 00:00"), sh("2025-06-01 00:00")) == HOUR
     with pytest.raises(NoOpeningFound):
         add_business_seconds(once, sh("2025-06-01 00:00"), 1)
+
+
+# --- the last day of the holiday data ---------------------------------------------------------
+
+
+def _calendar_with_holiday_data_until_2026() -> BusinessCalendar:
+    """cn_business on holiday data that ends with 2026 (as chinese-calendar 1.11.0's did) and
+    fails loudly for later years. The one place that says where that data comes from."""
+    from streams.sla.holidays import HolidaySet, load_holiday_set
+
+    cn = load_holiday_set("cn")
+    until_2026 = HolidaySet(cn.name, {y: v for y, v in cn.years.items() if y <= 2026})
+    return business_calendar(
+        "cn_business",
+        {day: WORKDAY for day in ("mon", "tue", "wed", "thu", "fri")},
+        holidays=until_2026,
+        holiday_data_missing="error",
+    )
+
+
+def test_questions_about_the_last_day_of_holiday_data_do_not_need_the_next_year():
+    cal = _calendar_with_holiday_data_until_2026()
+    with pytest.raises(HolidayDataUnavailable):
+        opening_hours_on(cal, date(2027, 1, 1))  # the calendar really knows nothing of 2027
+    # Thu Dec 31 2026 is an ordinary working day: 7.5 h, however the day is bounded.
+    assert business_seconds_between(cal, sh("2026-12-31 09:00"), sh("2026-12-31 18:00")) == (
+        7 * HOUR + 30 * MINUTE
+    )
+    assert business_seconds_between(cal, sh("2026-12-31 00:00"), sh("2027-01-01 00:00")) == (
+        7 * HOUR + 30 * MINUTE
+    )
+    assert business_seconds_between(cal, sh("2026-12-30 17:00"), sh("2026-12-31 10:00")) == 2 * HOUR
+    assert is_open(cal, sh("2026-12-31 17:59:59.999"))
+    assert not is_open(cal, sh("2026-12-31 19:00"))
+    assert not is_open(cal, sh("2026-12-31 23:59:59.999"))
+    assert local(next_business_instant(cal, sh("2026-12-31 12:30"))) == "2026-12-31 13:30"
+    # A target that runs out at the closing time ends there, without looking at the next day.
+    assert local(add_business_seconds(cal, sh("2026-12-31 17:00"), HOUR)) == "2026-12-31 18:00"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        lambda cal: add_business_seconds(cal, sh("2026-12-31 17:00"), HOUR + 1),
+        lambda cal: next_business_instant(cal, sh("2026-12-31 18:00")),
+        lambda cal: is_open(cal, sh("2027-01-01 00:00")),
+        lambda cal: business_ms_between(cal, sh("2026-12-31 17:00"), sh("2027-01-01 00:00") + 1),
+    ],
+)
+def test_questions_that_reach_into_the_next_year_still_need_its_data(question):
+    with pytest.raises(HolidayDataUnavailable, match="2027"):
+        question(_calendar_with_holiday_data_until_2026())
 
 
 # --- construction errors ---------------------------------------------------------------------
@@ -384,8 +444,8 @@ def test_dst_days_count_real_elapsed_time(
 
 def test_hours_that_overlap_after_a_dst_jump_are_counted_once():
     # Sunday 01:00-02:30 and 03:00-04:00 in New York. On 2025-03-09 local 02:30 does not exist
-    # and reads as 03:30 EDT (07:30Z), past the start of 03:00-04:00 EDT (07:00Z). The union,
-    # 01:00 EST (06:00Z) to 04:00 EDT (08:00Z), is 2 real hours, not 1.5 h + 1 h.
+    # and reads as the jump (02:00 EST = 03:00 EDT = 07:00Z), where 03:00-04:00 EDT starts. So
+    # 01:00 EST (06:00Z) to 04:00 EDT (08:00Z) is 2 real hours, not 1.5 h + 1 h.
     sunday = business_calendar(
         "ny_sunday", {"sun": ["01:00-02:30", "03:00-04:00"]}, timezone="America/New_York"
     )
@@ -400,6 +460,59 @@ def test_dst_deadline_lands_on_the_real_instant():
     assert deadline == utc("2025-03-09 07:30")
     assert is_open(NY_NIGHT, utc("2025-03-09 07:59:59"))
     assert not is_open(NY_NIGHT, utc("2025-03-09 08:00"))
+
+
+# Europe/Berlin: on Sun 2024-03-31 clocks jump 02:00 CET -> 03:00 CEST at 01:00Z, so local
+# 02:00-03:00 does not exist; on Sun 2024-10-27 they fall back 03:00 CEST -> 02:00 CET at
+# 01:00Z, so 02:00-03:00 happens twice (first CEST, 00:00Z-01:00Z; then CET, 01:00Z-02:00Z).
+# A skipped time reads as the jump (01:00Z); a repeated one with the earlier offset (CEST).
+BERLIN_GAP = business_calendar(
+    "berlin_gap", {"sun": ["02:30-02:45", "03:00-03:20"]}, timezone="Europe/Berlin"
+)
+
+
+def test_hours_inside_a_spring_forward_gap_are_empty_and_the_hours_after_it_count():
+    # 02:30-02:45 lies wholly in the gap: empty. 03:00-03:20 CEST is 01:00Z-01:20Z: 20 min.
+    day_start, day_end = utc("2024-03-30 23:00"), utc("2024-03-31 22:00")  # local midnights
+    assert business_seconds_between(BERLIN_GAP, day_start, day_end) == 20 * MINUTE
+    assert is_open(BERLIN_GAP, utc("2024-03-31 01:10"))  # 03:10 CEST
+    assert not is_open(BERLIN_GAP, utc("2024-03-31 01:30"))  # 03:30 CEST
+    assert not is_open(BERLIN_GAP, utc("2024-03-31 00:59:59.999"))  # 01:59:59 CET
+    start = utc("2024-03-31 01:00")  # 03:00 CEST
+    assert add_business_seconds(BERLIN_GAP, start, 10 * MINUTE) == utc("2024-03-31 01:10")
+    assert next_business_instant(BERLIN_GAP, day_start) == start
+    # An ordinary Sunday has both intervals: 15 + 20 min.
+    assert business_seconds_between(
+        BERLIN_GAP, utc("2024-04-06 22:00"), utc("2024-04-07 22:00")
+    ) == 35 * MINUTE
+
+
+def test_an_interval_ending_in_the_gap_ends_at_the_jump_and_one_starting_in_it_starts_there():
+    # 01:30 CET (00:30Z) to "02:30" (the jump, 01:00Z), then "02:45" (01:00Z) to 03:30 CEST
+    # (01:30Z): 30 + 30 min, touching at the jump.
+    cal = business_calendar(
+        "berlin_across", {"sun": ["01:30-02:30", "02:45-03:30"]}, timezone="Europe/Berlin"
+    )
+    day_start = utc("2024-03-30 23:00")
+    assert business_seconds_between(cal, day_start, utc("2024-03-31 22:00")) == HOUR
+    assert business_seconds_between(cal, day_start, utc("2024-03-31 01:00")) == 30 * MINUTE
+    assert is_open(cal, utc("2024-03-31 00:59:59.999")) and is_open(cal, utc("2024-03-31 01:00"))
+    assert not is_open(cal, utc("2024-03-31 01:30"))
+    assert add_business_seconds(cal, day_start, 45 * MINUTE) == utc("2024-03-31 01:15")
+
+
+def test_repeated_fall_back_times_read_with_the_earlier_offset():
+    # 02:00-02:30 is read as CEST: 00:00Z-00:30Z. 02:45 is CEST (00:45Z) and 03:15 exists once,
+    # in CET (02:15Z): 90 min, taking in the whole repeated CET hour. Total 2 h.
+    cal = business_calendar(
+        "berlin_fold", {"sun": ["02:00-02:30", "02:45-03:15"]}, timezone="Europe/Berlin"
+    )
+    day_start, day_end = utc("2024-10-26 22:00"), utc("2024-10-27 23:00")  # a 25 h local day
+    assert business_seconds_between(cal, day_start, day_end) == 2 * HOUR
+    assert not is_open(cal, utc("2024-10-27 00:35"))  # 02:35 CEST
+    assert is_open(cal, utc("2024-10-27 01:35"))  # 02:35 CET, the second time round
+    assert not is_open(cal, utc("2024-10-27 02:15"))  # 03:15 CET
+    assert add_business_seconds(cal, day_start, 45 * MINUTE) == utc("2024-10-27 01:00")
 
 
 # --- speed -----------------------------------------------------------------------------------
@@ -426,11 +539,22 @@ NY_SPLIT = business_calendar(
         "wed": ["00:00-02:30", "22:00-24:00"],
         "thu": ["00:00-06:00"],
         "sat": ["01:30-03:30"],
-        "sun": ["01:00-02:30", "03:00-04:00"],  # overlaps itself in UTC on spring-forward day
+        "sun": ["01:00-02:30", "03:00-04:00"],  # 02:30 is skipped on spring-forward day
     },
     timezone="America/New_York",
 )
-CALENDARS = st.sampled_from([CN, NY_SPLIT, ALWAYS])
+# Europe/Berlin changes at 02:00/03:00 local on the last Sundays of March and October:
+# intervals end in, lie in, start in and straddle the skipped or repeated hour.
+BERLIN_NIGHTS = business_calendar(
+    "berlin_nights",
+    {
+        "sat": ["01:00-02:15", "02:15-02:40", "22:00-24:00"],
+        "sun": ["00:00-01:55", "01:58-02:10", "02:30-02:45", "02:50-03:10", "03:20-04:00"],
+        "mon": ["02:00-03:00", "09:00-17:00"],
+    },
+    timezone="Europe/Berlin",
+)
+CALENDARS = st.sampled_from([CN, NY_SPLIT, BERLIN_NIGHTS, ALWAYS])
 # chinese_calendar 1.11.0 knows 2004-2026: keep starts in 2025 - mid 2026 and amounts to a few
 # weeks so every computation stays inside the known years.
 INSTANTS = st.integers(min_value=utc("2025-01-01 00:00"), max_value=utc("2026-06-30 00:00"))
@@ -500,6 +624,51 @@ def test_always_open_equals_wall_time(a: int, b: int, amount: int):
     assert business_ms_between(ALWAYS, a, b) == max(0, b - a)
     assert add_business_ms(ALWAYS, a, amount) == a + amount
     assert is_open(ALWAYS, a)
+
+
+# Instants within two days of a DST change, on calendars open around it.
+DST_CHANGES = [
+    utc("2025-03-30 01:00"),  # Berlin, spring forward
+    utc("2025-10-26 01:00"),  # Berlin, fall back
+    utc("2025-03-09 07:00"),  # New York, spring forward
+    utc("2025-11-02 06:00"),  # New York, fall back
+]
+DST_CALENDARS = st.sampled_from([BERLIN_NIGHTS, NY_SPLIT, BERLIN_GAP])
+
+
+@st.composite
+def near_a_dst_change(draw: st.DrawFn) -> int:
+    change = draw(st.sampled_from(DST_CHANGES))
+    # Mostly whole minutes, so that interval edges and the jump itself are hit.
+    step = draw(st.sampled_from([1, 1000, 60_000]))
+    return change + step * draw(st.integers(-48 * HOUR * 1000 // step, 48 * HOUR * 1000 // step))
+
+
+DST_AMOUNTS_MS = st.integers(min_value=0, max_value=6 * HOUR * 1000)
+
+
+@FAST
+@given(DST_CALENDARS, near_a_dst_change(), near_a_dst_change(), near_a_dst_change())
+def test_business_time_is_additive_around_dst_changes(
+    cal: BusinessCalendar, x: int, y: int, z: int
+):
+    a, b, c = sorted((x, y, z))
+    assert business_ms_between(cal, a, b) + business_ms_between(cal, b, c) == (
+        business_ms_between(cal, a, c)
+    )
+    assert business_ms_between(cal, a, a + 1) == (1 if is_open(cal, a) else 0)
+
+
+@FAST
+@given(DST_CALENDARS, near_a_dst_change(), DST_AMOUNTS_MS)
+def test_deadlines_round_trip_around_dst_changes(cal: BusinessCalendar, start: int, amount: int):
+    deadline = add_business_ms(cal, start, amount)
+    assert business_ms_between(cal, start, deadline) == amount
+    if amount > 0:
+        assert business_ms_between(cal, start, deadline - 1) == amount - 1
+        assert is_open(cal, deadline - 1)
+    opening = next_business_instant(cal, start)
+    assert is_open(cal, opening) and business_ms_between(cal, start, opening) == 0
 
 
 # --- the docs ----------------------------------------------------------------------------------

@@ -6,20 +6,32 @@ is pure: instants come in as ints (UTC epoch ms) and nothing reads the wall cloc
 
 Arithmetic works on the calendar's open spans, one local day at a time, each span converted to
 UTC once; so cost grows with the number of days covered, never with the length of a target.
+Only days that overlap the instants asked about have their hours (and holiday data) looked up.
+Around a DST change a repeated local time reads with the earlier offset (fold=0) and a skipped
+one as the instant of the jump, so the local -> UTC reading is monotonic.
 Intervals are half-open ``[start, end)``: a calendar open 09:00-12:00 is open at 09:00:00.000
 and closed at 12:00:00.000.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
-from typing import Literal
+from functools import lru_cache
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import chinese_calendar
+from streams.sla.holidays import (
+    HOLIDAY,
+    MISSING,
+    WORKDAY,
+    HolidaySet,
+    holiday_set_from_mapping,
+    load_holiday_set,
+)
 
 SECONDS_PER_DAY = 86_400
 MS_PER_SECOND = 1_000
@@ -43,7 +55,7 @@ class CalendarError(ValueError):
 
 
 class HolidayDataUnavailable(CalendarError):
-    """chinese_calendar has no statutory-holiday data for the year asked about."""
+    """The calendar's holiday set has no data for the year asked about."""
 
 
 class NoOpeningFound(CalendarError):
@@ -104,24 +116,25 @@ class BusinessCalendar:
     Which hours apply on a local date, first match wins:
     1. ``open_dates`` override: exactly those intervals;
     2. ``closed_dates`` override: closed;
-    3. with ``chinese_holidays``: a statutory holiday is closed, and a make-up workday (调休, a
-       Saturday or Sunday that is a workday) uses ``makeup_workday_hours`` — Monday's hours
-       unless set, since a make-up day stands in for an ordinary weekday;
+    3. with a ``holidays`` set: a holiday is closed, and a make-up workday (调休上班) uses
+       ``makeup_workday_hours`` — Monday's hours unless set, since a make-up day stands in for
+       an ordinary weekday;
     4. the weekly hours of that weekday.
     """
 
     name: str
     weekly_hours: tuple[DayHours, ...]  # seven entries, Monday first
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
-    chinese_holidays: bool = False
+    holidays: HolidaySet | None = None
     makeup_workday_hours: DayHours | None = None
     closed_dates: frozenset[date] = frozenset()
     open_dates: tuple[tuple[date, DayHours], ...] = ()
-    # What to do on a date whose year chinese_calendar has no data for: fail loudly (default),
-    # or fall back to weekly hours plus overrides (for when the package lags the State Council).
+    # What to do on a date whose year the holiday set does not list: fail loudly (default), or
+    # fall back to weekly hours plus overrides (clocks on such a year are reported).
     holiday_data_missing: HolidayDataMissing = "error"
     _open_by_date: dict[date, DayHours] = field(init=False, repr=False, compare=False)
     _continuous: bool = field(init=False, repr=False, compare=False)
+    _fingerprint: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.timezone, str):
@@ -145,11 +158,14 @@ class BusinessCalendar:
             )
         object.__setattr__(self, "_open_by_date", open_by_date)
         object.__setattr__(self, "_continuous", self._is_continuous())
+        spec = {**self.to_spec(), "holidays": self.holidays and self.holidays.fingerprint}
+        canonical = json.dumps(spec, sort_keys=True, ensure_ascii=False)
+        object.__setattr__(self, "_fingerprint", hashlib.sha256(canonical.encode()).hexdigest())
 
     def _is_continuous(self) -> bool:
         """True when every instant is open, so business time is wall time."""
         return (
-            not self.chinese_holidays
+            self.holidays is None
             and not self.closed_dates
             and all(hours == FULL_DAY for hours in self.weekly_hours)
             and all(hours == FULL_DAY for _, hours in self.open_dates)
@@ -159,12 +175,53 @@ class BusinessCalendar:
     def is_always_open(self) -> bool:
         return self._continuous
 
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of what decides the arithmetic (hours, zone, overrides, holiday data), not of
+        the name: a clock pinned to it measures the same whatever the policy is edited to."""
+        return self._fingerprint
+
+    def year_status(self, year: int) -> str:
+        """``complete``, ``provisional`` or ``missing`` holiday data for ``year``; a calendar
+        without holidays is complete."""
+        return "complete" if self.holidays is None else self.holidays.status(year)
+
+    def to_spec(self) -> dict[str, Any]:
+        """Everything but the name as plain JSON values; `calendar_from_spec` reads it back."""
+        return {
+            "timezone": self.timezone.key,
+            "weekly_hours": [[str(iv) for iv in hours] for hours in self.weekly_hours],
+            "makeup_workday_hours": None if self.makeup_workday_hours is None
+            else [str(iv) for iv in self.makeup_workday_hours],
+            "closed_dates": sorted(d.isoformat() for d in self.closed_dates),
+            "open_dates": {d.isoformat(): [str(iv) for iv in hours]
+                           for d, hours in self.open_dates},
+            "holiday_data_missing": self.holiday_data_missing,
+            "holidays": None if self.holidays is None else self.holidays.to_dict(),
+        }
+
+
+def calendar_from_spec(name: str, spec: Mapping[str, Any]) -> BusinessCalendar:
+    """The calendar `BusinessCalendar.to_spec` described, under ``name``."""
+    holidays = spec["holidays"]
+    return business_calendar(
+        name,
+        dict(enumerate(spec["weekly_hours"])),
+        timezone=spec["timezone"],
+        holidays=None if holidays is None else holiday_set_from_mapping(holidays),
+        makeup_workday_hours=spec["makeup_workday_hours"],
+        closed_dates=(date.fromisoformat(d) for d in spec["closed_dates"]),
+        open_dates={date.fromisoformat(d): hours for d, hours in spec["open_dates"].items()},
+        holiday_data_missing=spec["holiday_data_missing"],
+    )
+
 
 def business_calendar(
     name: str,
     weekly_hours: Mapping[str | int, Iterable[IntervalLike]],
     *,
     timezone: str | ZoneInfo = DEFAULT_TIMEZONE,
+    holidays: HolidaySet | None = None,
     chinese_holidays: bool = False,
     makeup_workday_hours: Iterable[IntervalLike] | None = None,
     closed_dates: Iterable[date] = (),
@@ -172,7 +229,12 @@ def business_calendar(
     holiday_data_missing: HolidayDataMissing = "error",
 ) -> BusinessCalendar:
     """Build a calendar from friendly values: weekdays as ``"mon"`` or 0, intervals as
-    ``"09:00-12:00"``, `DayInterval`, or ``(time, time)``; weekdays left out are closed."""
+    ``"09:00-12:00"``, `DayInterval`, or ``(time, time)``; weekdays left out are closed.
+    ``chinese_holidays=True`` is short for the packaged ``cn`` holiday set."""
+    if chinese_holidays:
+        if holidays is not None:
+            raise CalendarError(f"calendar {name!r}: give holidays or chinese_holidays, not both")
+        holidays = load_holiday_set("cn")
     by_index: list[DayHours] = [CLOSED] * 7
     for key, intervals in weekly_hours.items():
         by_index[_weekday_index(key)] = day_hours(intervals)
@@ -181,7 +243,7 @@ def business_calendar(
         name=name,
         weekly_hours=tuple(by_index),
         timezone=time_zone(timezone) if isinstance(timezone, str) else timezone,
-        chinese_holidays=chinese_holidays,
+        holidays=holidays,
         makeup_workday_hours=None
         if makeup_workday_hours is None
         else day_hours(makeup_workday_hours),
@@ -216,39 +278,22 @@ def opening_hours_on(cal: BusinessCalendar, day: date) -> DayHours:
     if day in cal.closed_dates:
         return CLOSED
     weekly = cal.weekly_hours[day.weekday()]
-    if not cal.chinese_holidays:
+    holidays = cal.holidays
+    if holidays is None:
         return weekly
-    detail = _holiday_detail(cal, day)
-    if detail is None:  # no data for that year, and the calendar chose to carry on
-        return weekly
-    on_holiday, holiday_name = detail
-    if on_holiday and holiday_name is not None:
-        return CLOSED  # a statutory holiday, even on a weekday the calendar normally works
-    if not on_holiday and day.weekday() >= 5:
-        return _makeup_hours(cal)  # 调休: a weekend day that is a workday
-    return weekly
-
-
-def _holiday_detail(cal: BusinessCalendar, day: date) -> tuple[bool, str | None] | None:
-    # get_holiday_detail (rather than is_workday) tells a named statutory holiday from an
-    # ordinary weekend, so a calendar with Saturday hours keeps them on ordinary Saturdays.
-    try:
-        return _statutory_detail(day)
-    except NotImplementedError as exc:
-        if cal.holiday_data_missing == "weekly_hours":
-            return None
+    kind = holidays.kind_of(day)
+    if kind == HOLIDAY:
+        return CLOSED  # even on a weekday, or a Saturday the calendar normally works
+    if kind == WORKDAY:
+        return _makeup_hours(cal)  # 调休上班: a make-up day stands in for an ordinary weekday
+    if holidays.status(day.year) == MISSING and cal.holiday_data_missing == "error":
         raise HolidayDataUnavailable(
-            f"calendar {cal.name!r}: chinese_calendar has no statutory-holiday data for "
-            f"{day.isoformat()} ({exc}); upgrade the chinese-calendar package, or set "
-            "holiday_data_missing to 'weekly_hours' and list that year's holidays as overrides"
-        ) from exc
-
-
-@cache
-def _statutory_detail(day: date) -> tuple[bool, str | None]:
-    # Memoised: the package's data is fixed for the process, and each of its lookups scans all
-    # its dates to find the supported years (~50 µs), which would dominate the arithmetic.
-    return chinese_calendar.get_holiday_detail(day)
+            f"calendar {cal.name!r}: holiday set {holidays.name!r} has no data for "
+            f"{day.year} (asked about {day.isoformat()}); add the year to the holiday file "
+            "(`complaintflow calendar check` lists what is missing), or set "
+            "holiday_data_missing: weekly_hours"
+        )
+    return weekly
 
 
 def _makeup_hours(cal: BusinessCalendar) -> DayHours:
@@ -264,13 +309,7 @@ def is_open(cal: BusinessCalendar, at_ms: int) -> bool:
     """Whether the clock runs at instant ``at_ms`` (open spans are half-open)."""
     if cal.is_always_open:
         return True
-    day = _local_date(cal, at_ms)
-    for span_start, span_end in _open_spans(cal, day - _ONE_DAY, day + _ONE_DAY):
-        if span_start <= at_ms < span_end:
-            return True
-        if span_start > at_ms:
-            return False
-    return False
+    return any(start <= at_ms < end for start, end in _open_spans(cal, at_ms, at_ms + 1))
 
 
 def next_business_instant(cal: BusinessCalendar, at_ms: int) -> int:
@@ -289,12 +328,8 @@ def business_ms_between(cal: BusinessCalendar, start_ms: int, end_ms: int) -> in
         return 0
     if cal.is_always_open:
         return end_ms - start_ms
-    first = _local_date(cal, start_ms) - _ONE_DAY
-    last = _local_date(cal, end_ms) + _ONE_DAY
     total = 0
-    for span_start, span_end in _open_spans(cal, first, last):
-        if span_start >= end_ms:
-            break
+    for span_start, span_end in _open_spans(cal, start_ms, end_ms):
         overlap = min(span_end, end_ms) - max(span_start, start_ms)
         if overlap > 0:
             total += overlap
@@ -335,74 +370,136 @@ def add_business_seconds(cal: BusinessCalendar, start_ms: int, seconds: int) -> 
 
 
 # --- open spans in UTC -----------------------------------------------------------------------
+#
+# A local wall time reads as the first instant at which the zone's clock shows it, or, when a
+# forward change (spring forward) skips it, the instant of that jump; a repeated wall time
+# (fall back) therefore reads with the earlier offset, like datetime's fold=0. That reading is
+# monotonic, so a local day is the UTC range [its midnight, the next midnight) and its open
+# spans lie inside it, ascending and disjoint. The range needs only the time zone, so opening
+# hours (and holiday data) are looked up only for days that overlap the instants asked about.
+
+# (day, start_ms, end_ms, wall_ms, offset_ms): local day ``day`` covers UTC ``[start_ms,
+# end_ms)``; ``wall_ms`` is its local midnight counted like UTC epoch ms; ``offset_ms`` is the
+# UTC offset in force all day, or None on a day whose offset changes.
+_LocalDay = tuple[date, int, int, int, int | None]
+
+_WALL_EPOCH = datetime(1970, 1, 1)  # naive: local wall time counted from here, in ms
 
 
-def _open_spans(cal: BusinessCalendar, first: date, last: date) -> Iterator[tuple[int, int]]:
-    """Open spans ``(start_ms, end_ms)`` of local days ``first..last``, ascending, disjoint."""
-    day = first
-    previous_end = None
-    while day <= last:
-        for span in _day_spans(cal, day, previous_end):
-            previous_end = span[1]
-            yield span
-        day += _ONE_DAY
+def _open_spans(cal: BusinessCalendar, start_ms: int, end_ms: int) -> Iterator[tuple[int, int]]:
+    """Open spans ``(start_ms, end_ms)`` of the local days that overlap ``[start_ms, end_ms)``,
+    ascending and disjoint; other days' hours are not looked up."""
+    for day, day_start, day_end, wall_ms, offset_ms in _local_days(cal, start_ms):
+        if day_start >= end_ms:
+            return
+        if day_end > start_ms:
+            yield from _day_spans(cal, day, wall_ms, offset_ms)
 
 
 def _open_spans_from(cal: BusinessCalendar, at_ms: int) -> Iterator[tuple[int, int]]:
-    """Open spans from the day before ``at_ms`` onwards; unbounded, but gives up (raising
-    NoOpeningFound) after MAX_CLOSED_STREAK_DAYS closed days in a row."""
-    day = _local_date(cal, at_ms) - _ONE_DAY
-    previous_end = None
+    """Open spans of the local day holding ``at_ms`` and the days after; unbounded, but gives
+    up (raising NoOpeningFound) after MAX_CLOSED_STREAK_DAYS closed days in a row."""
     closed_streak = 0
-    while closed_streak <= MAX_CLOSED_STREAK_DAYS:
-        spans = _day_spans(cal, day, previous_end)
+    for day, _, day_end, wall_ms, offset_ms in _local_days(cal, at_ms):
+        if day_end <= at_ms:
+            continue
+        if closed_streak > MAX_CLOSED_STREAK_DAYS:
+            raise NoOpeningFound(
+                f"calendar {cal.name!r} has no opening in the {MAX_CLOSED_STREAK_DAYS} days "
+                f"before {day.isoformat()}"
+            )
+        spans = _day_spans(cal, day, wall_ms, offset_ms)
         closed_streak = 0 if spans else closed_streak + 1
-        for span in spans:
-            previous_end = span[1]
-            yield span
-        day += _ONE_DAY
-    raise NoOpeningFound(
-        f"calendar {cal.name!r} has no opening in the {MAX_CLOSED_STREAK_DAYS} days before "
-        f"{day.isoformat()}"
-    )
+        yield from spans
+    raise AssertionError("unreachable: _local_days is unbounded")  # pragma: no cover
 
 
-def _day_spans(cal: BusinessCalendar, day: date, previous_end: int | None) -> list[tuple[int, int]]:
-    """One local day's intervals in UTC ms. Around a DST change a local time can map out of
-    order (a time in the spring-forward gap resolves past the gap), so each span is clipped to
-    start no earlier than the previous one ended, and empty spans are dropped; that keeps
-    spans disjoint and business time additive in every zone."""
+def _local_days(cal: BusinessCalendar, at_ms: int) -> Iterator[_LocalDay]:
+    """The local days from the one ``at_ms`` falls on, each with its UTC range (see `_LocalDay`);
+    from the time zone alone, without looking up opening hours. Unbounded.
+
+    A day is taken to keep one offset when both its midnights have one reading each, with the
+    same offset (no zone changes twice within a day); that costs two cached offset lookups."""
+    zone = cal.timezone
+    day = _local_date(cal, at_ms)
+    wall_ms = (day.toordinal() - _EPOCH_ORDINAL) * MS_PER_DAY
+    offset, other = _midnight_offsets_ms(zone, day)
+    start = wall_ms - offset if offset >= other else _wall_to_utc_ms(zone, wall_ms)
+    while True:
+        next_day = day + _ONE_DAY
+        next_wall_ms = wall_ms + MS_PER_DAY
+        next_offset, next_other = _midnight_offsets_ms(zone, next_day)
+        if offset == other == next_offset == next_other:
+            end = next_wall_ms - offset
+            yield day, start, end, wall_ms, offset
+        else:
+            if next_offset >= next_other:  # one reading, or a repeated one: the earlier
+                end = next_wall_ms - next_offset
+            else:  # skipped
+                end = _wall_to_utc_ms(zone, next_wall_ms)
+            yield day, start, end, wall_ms, None
+        day, wall_ms, start, offset, other = next_day, next_wall_ms, end, next_offset, next_other
+
+
+def _day_spans(
+    cal: BusinessCalendar, day: date, wall_ms: int, offset_ms: int | None
+) -> list[tuple[int, int]]:
+    """One local day's open intervals as UTC ms spans; intervals that fall wholly in a skipped
+    stretch of wall time are empty and dropped."""
     hours = opening_hours_on(cal, day)
     if not hours:
         return []
-    to_ms = _day_clock(cal, day)
+    if offset_ms is not None:  # the usual case: one offset all day
+        base = wall_ms - offset_ms
+        return [
+            (base + iv.start_s * MS_PER_SECOND, base + iv.end_s * MS_PER_SECOND) for iv in hours
+        ]
+    zone = cal.timezone
     spans = []
-    floor = previous_end
     for interval in hours:
-        start, end = to_ms(interval.start_s), to_ms(interval.end_s)
-        if floor is not None:
-            start = max(start, floor)
+        start = _wall_to_utc_ms(zone, wall_ms + interval.start_s * MS_PER_SECOND)
+        end = _wall_to_utc_ms(zone, wall_ms + interval.end_s * MS_PER_SECOND)
         if end > start:
             spans.append((start, end))
-            floor = end
     return spans
 
 
-def _day_clock(cal: BusinessCalendar, day: date) -> Callable[[int], int]:
-    """Second of local day ``day`` -> UTC ms, as local wall time minus the UTC offset in force
-    then (the earlier offset when a wall time is ambiguous or skipped, like datetime's fold=0).
-    Most days keep one offset from midnight to midnight, so one lookup serves the whole day."""
-    wall_midnight = (day.toordinal() - _EPOCH_ORDINAL) * MS_PER_DAY
-    offset = _utc_offset_ms(cal, day, 0)
-    if _utc_offset_ms(cal, day, SECONDS_PER_DAY) == offset:
-        return lambda second: wall_midnight + second * MS_PER_SECOND - offset
-    return lambda second: wall_midnight + second * MS_PER_SECOND - _utc_offset_ms(cal, day, second)
+@lru_cache(maxsize=1 << 14)  # ~45 years of days per zone; a hit is ~20x cheaper than a lookup
+def _midnight_offsets_ms(zone: ZoneInfo, day: date) -> tuple[int, int]:
+    """The UTC offsets (ms) of local midnight starting ``day`` read with fold=0 and fold=1;
+    they differ only when that midnight is skipped or repeated."""
+    midnight = datetime(day.year, day.month, day.day)
+    return (
+        zone.utcoffset(midnight) // _ONE_MS,
+        zone.utcoffset(midnight.replace(fold=1)) // _ONE_MS,
+    )
 
 
-def _utc_offset_ms(cal: BusinessCalendar, day: date, second_of_day: int) -> int:
-    # Naive + timedelta is wall-clock arithmetic, so 24:00 is the next local midnight.
-    wall = datetime(day.year, day.month, day.day) + timedelta(seconds=second_of_day)
-    return cal.timezone.utcoffset(wall) // _ONE_MS
+def _wall_to_utc_ms(zone: ZoneInfo, wall_ms: int) -> int:
+    """Local wall time ``wall_ms`` (counted like UTC epoch ms) -> the UTC instant it reads as:
+    the earlier offset when it is repeated (fold=0), the instant of the jump when skipped."""
+    wall = _WALL_EPOCH + timedelta(milliseconds=wall_ms)
+    before = zone.utcoffset(wall) // _ONE_MS  # fold=0: the offset in force before a change
+    after = zone.utcoffset(wall.replace(fold=1)) // _ONE_MS
+    if before >= after:  # one reading, or repeated by a fall-back change
+        return wall_ms - before
+    # Skipped: the clock jumps from before the wall time (read with the later offset, that
+    # instant comes before the jump) to past it (read with the earlier offset, at or after the
+    # jump). zoneinfo has no transition API, so find the jump, to the ms, by bisection: the
+    # first instant whose local reading is later than the wall time.
+    too_early, late_enough = wall_ms - after, wall_ms - before
+    while late_enough - too_early > 1:
+        middle = (too_early + late_enough) // 2
+        if middle + _utc_offset_at_ms(zone, middle) > wall_ms:
+            late_enough = middle
+        else:
+            too_early = middle
+    return late_enough
+
+
+def _utc_offset_at_ms(zone: ZoneInfo, at_ms: int) -> int:
+    """The UTC offset (ms) in force in ``zone`` at instant ``at_ms``."""
+    return (_EPOCH + timedelta(milliseconds=at_ms)).astimezone(zone).utcoffset() // _ONE_MS
 
 
 def _local_date(cal: BusinessCalendar, at_ms: int) -> date:
