@@ -4,6 +4,7 @@
 |---|---|
 | `sla.breached` | `SlaBreached` fires from the deadline; critical (urgent or VIP) or warning |
 | `sla.warning` at a threshold ≥ 0.8 | `SlaAtRisk` fires, severity info (lower ones: nothing) |
+| `sla.stopped` | `SlaBreached` and `SlaAtRisk` resolve (the metric stopped after its deadline) |
 | `sla.breach_retracted` | `SlaBreached` resolves (a late event showed the target was met) |
 | `sla.met` | `SlaAtRisk` resolves |
 
@@ -16,11 +17,23 @@ It also keeps noise away from receivers. Alertmanager puts every resolved alert 
 into its group's next notification, even one that never fired; so a resolution is posted only
 for an alert that fired (most tickets meet their targets, and their `sla.met` resolves nothing).
 
-A firing alert carries an explicit `endsAt`, `lifetime_ms` after it started. A metric that
-stops after its deadline emits no further event (docs/sla.md), so nothing would ever resolve
-its breach; the lifetime ends it instead (receivers then see "resolved" for it). Because the
-lifetime counts from event time, an alert from an old stretch of the log (a replay, a new
-consumer group) has already ended, and is not posted at all.
+How a firing alert ends: a clock stops with an event that resolves what it fired
+(`sla.met`, `sla.stopped`, or `sla.breach_retracted` then `sla.met`), so a firing alert is
+posted once, with an `endsAt` far ahead: `FIRING_BACKSTOP_MS` after its event, a bound only
+for a clock that never stops (a ticket left open). Without an `endsAt`, Alertmanager would
+resolve the alert after its `resolve_timeout` (5 min) unless it were posted again. Posting
+every active alert again each minute with a short `endsAt`, as Prometheus does, was not
+chosen: what the bridge remembers is not durable, so a bridge down for longer than that
+`endsAt` would let its alerts resolve falsely and could never fire them again (their events
+lie behind its committed offsets); and each instance of the consumer group would have to
+re-post only its own partitions' alerts. With a far `endsAt` the alerts live in Alertmanager,
+which a restarted bridge reads back. The cost: Alertmanager holds alerts in memory only, so
+after a restart it lacks those that were firing (no repeat notifications) until they resolve.
+
+An event read more than `REPLAY_HORIZON_MS` after it happened comes from an old stretch of
+the log (a replay, a new consumer group, a bridge far behind) whose clocks have most likely
+stopped since: it fires no alert, while resolutions still go to the alerts that fired. So a
+breach older than that whose ticket is still open is not fired by a new consumer group.
 """
 
 from __future__ import annotations
@@ -37,30 +50,41 @@ SLA_BREACHED = "SlaBreached"
 SLA_AT_RISK = "SlaAtRisk"
 SLA_ALERTNAMES = (SLA_BREACHED, SLA_AT_RISK)
 AT_RISK_THRESHOLD = 0.8  # the default policy's last warning before the breach (docs/sla.md)
-DEFAULT_LIFETIME_MS = 4 * 3600 * 1000
+# A firing alert's endsAt, after its event: far beyond resolve_timeout, and past any breach
+# someone still acts on; it only ends the alert of a clock that never stops.
+FIRING_BACKSTOP_MS = 7 * 24 * 3600 * 1000
+# An event older than this when read fires nothing: its clock has most likely stopped since.
+REPLAY_HORIZON_MS = 4 * 3600 * 1000
 
 # An alert's identity across label changes; the context labels route and group it.
 IDENTITY_LABELS = ("alertname", "ticket_id", "metric", "cycle")
 CONTEXT_LABELS = ("team", "priority", "customer_tier", "category")
 
 
-def alert_for(event: Event, now_ms: int, lifetime_ms: int = DEFAULT_LIFETIME_MS) -> Alert | None:
-    """The alert an sla.* event fires or resolves, or None when it concerns no alert."""
+def alerts_for(event: Event, now_ms: int) -> list[Alert]:
+    """The alerts an sla.* event fires or resolves: none when it concerns no alert, nor when
+    it would fire one from an old stretch of the log (see REPLAY_HORIZON_MS)."""
     data = event.data
     match event.event_type:
+        case "sla.breached" | "sla.warning" if event.occurred_at < now_ms - REPLAY_HORIZON_MS:
+            return []
         case "sla.breached":
             starts_at = data.get("deadline") or event.occurred_at
-            return _firing(event, SLA_BREACHED, f"breached its {_target(data)} target",
-                           starts_at, lifetime_ms)
+            return [_firing(event, SLA_BREACHED, f"breached its {_target(data)} target",
+                            starts_at)]
         case "sla.warning" if (data.get("threshold") or 0.0) >= AT_RISK_THRESHOLD:
             used = f"has used {data['threshold']:.0%} of its {_target(data)} target"
-            return _firing(event, SLA_AT_RISK, used, event.occurred_at, lifetime_ms)
+            return [_firing(event, SLA_AT_RISK, used, event.occurred_at)]
+        case "sla.stopped":
+            late = (f"stopped after {human_duration(data['elapsed_business_seconds'])}, "
+                    f"past its {_target(data)} target")
+            return [_resolved(event, alertname, late, now_ms) for alertname in SLA_ALERTNAMES]
         case "sla.breach_retracted":
             met = f"met its {_target(data)} target after all: a late event retracted the breach"
-            return _resolved(event, SLA_BREACHED, met, now_ms)
+            return [_resolved(event, SLA_BREACHED, met, now_ms)]
         case "sla.met":
-            return _resolved(event, SLA_AT_RISK, f"met its {_target(data)} target", now_ms)
-    return None
+            return [_resolved(event, SLA_AT_RISK, f"met its {_target(data)} target", now_ms)]
+    return []
 
 
 def severity(alertname: str, priority: str | None, customer_tier: str | None) -> str:
@@ -78,12 +102,13 @@ def labels_for(event: Event, alertname: str) -> dict[str, str]:
     return {name: str(value) for name, value in labels.items() if value not in (None, "")}
 
 
-def _firing(event: Event, alertname: str, what: str, starts_at_ms: int,
-            lifetime_ms: int) -> Alert:
+def _firing(event: Event, alertname: str, what: str, starts_at_ms: int) -> Alert:
+    # The backstop counts from the event, not from startsAt: a breach that a reclassification
+    # dated long after its deadline still fires.
     return {"labels": labels_for(event, alertname),
             "annotations": _annotations(event, what),
             "startsAt": rfc3339(starts_at_ms),
-            "endsAt": rfc3339(starts_at_ms + lifetime_ms)}
+            "endsAt": rfc3339(event.occurred_at + FIRING_BACKSTOP_MS)}
 
 
 def _resolved(event: Event, alertname: str, what: str, now_ms: int) -> Alert:
@@ -152,7 +177,8 @@ def identity(labels: dict[str, str]) -> _Identity:
 
 
 class ActiveAlerts:
-    """The alerts posted as firing that have neither resolved nor ended, by label set."""
+    """The alerts posted as firing that have neither resolved nor reached their backstop, by
+    label set."""
 
     def __init__(self) -> None:
         self._fired: dict[_Identity, dict[_LabelSet, Alert]] = {}
@@ -163,14 +189,14 @@ class ActiveAlerts:
 
     def to_post(self, alerts: Iterable[Alert], now_ms: int) -> list[Alert]:
         """What to post for these alerts, in order, noting what fires and what resolves: a
-        firing alert unless it has already ended; a resolution once for every label set its
-        alert fired with, and not at all when it never fired."""
+        firing alert as it is; a resolution once for every label set its alert fired with,
+        and not at all when it never fired."""
         posts: list[Alert] = []
         for alert in alerts:
             if is_resolution(alert):
                 fired = self._fired.pop(identity(alert["labels"]), {})
                 posts += [{**alert, "labels": dict(label_set)} for label_set in fired]
-            elif epoch_ms(alert["endsAt"]) > now_ms:
+            else:
                 self.remember(alert)
                 posts.append(alert)
         self.forget_ended(now_ms)

@@ -1,7 +1,7 @@
 """The alert bridge: `complaints.sla` → Alertmanager's `POST /api/v2/alerts`, at least once.
 
-Loop: poll, map each sla.* event to an alert (alerting.alerts), post the batch, and commit the
-offsets only once Alertmanager accepted it. When Alertmanager cannot be reached the consumer
+Loop: poll, map each sla.* event to its alerts (alerting.alerts), post the batch, and commit
+the offsets only once Alertmanager accepted it. When Alertmanager cannot be reached the consumer
 rewinds to its committed offsets and backs off, so the same events are posted again later; a
 re-posted alert has the same labels, and Alertmanager notifies about it once.
 
@@ -27,11 +27,10 @@ from kafka.errors import KafkaError
 from prometheus_client import Counter
 
 from alerting.alerts import (
-    DEFAULT_LIFETIME_MS,
     SLA_ALERTNAMES,
     ActiveAlerts,
     Alert,
-    alert_for,
+    alerts_for,
     is_resolution,
     postable,
 )
@@ -124,7 +123,7 @@ class BridgeStats:
 
 
 def consumer_for(bootstrap: str, group_id: str) -> KafkaConsumer:
-    # A new group replays the topic; alerts that already ended notify nobody.
+    # A new group replays the topic; what it reads long after it happened fires nothing.
     return committing_consumer(bootstrap, [topics.SLA.name], group_id)
 
 
@@ -132,12 +131,10 @@ class AlertBridge:
     """One poll → map → post → commit step at a time; run_bridge drives it."""
 
     def __init__(self, consumer: KafkaConsumer, alertmanager: AlertmanagerClient,
-                 stats: BridgeStats, lifetime_ms: int = DEFAULT_LIFETIME_MS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 stats: BridgeStats, clock: Callable[[], float] = time.time) -> None:
         self._consumer = consumer
         self._alertmanager = alertmanager
         self._stats = stats
-        self._lifetime_ms = lifetime_ms
         self._clock = clock
         # What fired, read from Alertmanager on first contact and after every rebalance: the
         # partitions this bridge now owns may have fired alerts through another instance.
@@ -153,7 +150,7 @@ class AlertBridge:
         if not records:
             return 0.0
         now_ms = int(self._clock() * 1000)
-        alerts = [alert for record in records if (alert := self._alert(record, now_ms))]
+        alerts = [alert for record in records for alert in self._alerts(record, now_ms)]
         try:
             self._post(alerts, now_ms)
         except AlertmanagerUnavailable as exc:
@@ -168,7 +165,7 @@ class AlertBridge:
             self._active = None
         self._stats.partitions_assigned = len(assignment)
 
-    def _alert(self, record: ConsumerRecord, now_ms: int) -> Alert | None:
+    def _alerts(self, record: ConsumerRecord, now_ms: int) -> list[Alert]:
         try:
             event = serde.decode(record.value)
         except serde.DecodeError as exc:
@@ -177,8 +174,8 @@ class AlertBridge:
                         record.offset, exc)
             UNDECODABLE.inc()
             self._stats.undecodable += 1
-            return None
-        return alert_for(event, now_ms, self._lifetime_ms)
+            return []
+        return alerts_for(event, now_ms)
 
     def _post(self, alerts: list[Alert], now_ms: int) -> None:
         if not alerts:
@@ -237,8 +234,7 @@ class AlertBridge:
 def run_bridge(bootstrap: str, alertmanager_url: str,
                stop_event: threading.Event | None = None,
                group_id: str = "complaintflow-alerting", *,
-               stats: BridgeStats | None = None,
-               lifetime_ms: int = DEFAULT_LIFETIME_MS) -> BridgeStats:
+               stats: BridgeStats | None = None) -> BridgeStats:
     """Post alerts for `complaints.sla` until stop_event is set (forever without one).
 
     Pass `stats` to watch progress from another thread.
@@ -246,7 +242,7 @@ def run_bridge(bootstrap: str, alertmanager_url: str,
     stop_event = stop_event or threading.Event()
     stats = stats if stats is not None else BridgeStats()
     consumer = consumer_for(bootstrap, group_id)
-    bridge = AlertBridge(consumer, AlertmanagerClient(alertmanager_url), stats, lifetime_ms)
+    bridge = AlertBridge(consumer, AlertmanagerClient(alertmanager_url), stats)
     try:
         while not stop_event.is_set():
             backoff = bridge.step()

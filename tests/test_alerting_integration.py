@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from alerting import alertmanager
-from alerting.bridge import BridgeStats, run_bridge
+from alerting.alerts import SLA_ALERTNAMES, epoch_ms
+from alerting.bridge import AlertmanagerClient, BridgeStats, run_bridge
 from complaintflow.config import Settings
 from complaintflow.processes import free_loopback_ports
 from tests.conftest import eventually, post_events
@@ -166,6 +167,35 @@ def test_breach_notifies_the_webhook_and_its_retraction_resolves_it(local_stack,
     assert resolved.alert["labels"] == firing.alert["labels"]
     assert "retracted the breach" in resolved.alert["annotations"]["summary"]
     assert bridge.alerts_sent >= 2
+
+
+def test_a_late_response_resolves_the_breach_and_the_at_risk_alert(local_stack, webhook,
+                                                                   local_alertmanager, bridge):
+    ticket_id = f"ALERT-late-{uuid.uuid4().hex[:6]}"
+    client = AlertmanagerClient(local_alertmanager.url)
+
+    def held() -> dict[str, dict[str, Any]]:
+        """The ticket's alerts Alertmanager still holds, by alertname."""
+        return {a["labels"]["alertname"]: a for a in client.active_alerts(SLA_ALERTNAMES)
+                if a["labels"]["ticket_id"] == ticket_id}
+
+    start = now_ms()
+    assert post_events(local_stack, [received(ticket_id, start)])[0] == 202
+    firing = webhook.wait_for(ticket_id, "SlaBreached", "firing")
+    # Both alerts of the clock (the breach inhibits the at-risk one), held far beyond
+    # Alertmanager's 5 min resolve_timeout: only the event that resolves them ends them.
+    eventually(lambda: held().keys() == set(SLA_ALERTNAMES), timeout=10, interval=0.1)
+    assert all(epoch_ms(a["endsAt"]) > now_ms() + 24 * 3600 * 1000 for a in held().values())
+
+    # The agent answers only now, well after the 2 s deadline: the breach stands, the clock
+    # stops, and sla.stopped resolves both alerts.
+    answered = now_ms()
+    assert post_events(local_stack, [first_response(ticket_id, answered)])[0] == 202
+    resolved = webhook.wait_for(ticket_id, "SlaBreached", "resolved")
+    print(f"\nresolved notification {resolved.arrived_ms - answered} ms after the late response")
+    assert resolved.alert["labels"] == firing.alert["labels"]
+    assert resolved.alert["annotations"]["summary"].endswith("past its 2 s target")
+    eventually(lambda: not held(), timeout=10, interval=0.1)
 
 
 def test_breach_while_alertmanager_is_down_is_notified_once_it_is_back(local_stack, webhook,

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from alerting.alerts import (
-    DEFAULT_LIFETIME_MS,
+    FIRING_BACKSTOP_MS,
+    REPLAY_HORIZON_MS,
     ActiveAlerts,
-    alert_for,
+    Alert,
+    alerts_for,
     human_duration,
     rfc3339,
 )
@@ -47,6 +48,12 @@ def sla(event_type: str, ticket_id: str = "T-1", *, at: int = DEADLINE,
                  source="sla")
 
 
+def alert_for(source: Event, now_ms: int = NOW) -> Alert:
+    """The one alert an event fires or resolves."""
+    (alert,) = alerts_for(source, now_ms)
+    return alert
+
+
 def labels(alertname: str, severity: str, **overrides: str | None) -> dict[str, str]:
     base = {"alertname": alertname, "ticket_id": "T-1", "metric": "first_response",
             "cycle": "1", **URGENT_VIP, "severity": severity, **overrides}
@@ -78,11 +85,11 @@ def labels(alertname: str, severity: str, **overrides: str | None) -> dict[str, 
 ])
 def test_sla_events_fire_or_resolve_alerts(case: str, source: Event,
                                            expected_labels: dict[str, str], firing: bool):
-    alert = alert_for(source, NOW)
-    assert alert is not None, case
+    alert = alert_for(source)
     assert alert["labels"] == expected_labels, case
     if firing:
-        assert alert["endsAt"] == rfc3339(_epoch(alert["startsAt"]) + DEFAULT_LIFETIME_MS)
+        # Far ahead, beyond resolve_timeout: the event that resolves it ends it.
+        assert alert["endsAt"] == rfc3339(source.occurred_at + FIRING_BACKSTOP_MS)
     else:
         assert (alert["endsAt"], "startsAt" in alert) == (rfc3339(NOW), False), case
 
@@ -96,11 +103,22 @@ def test_sla_events_fire_or_resolve_alerts(case: str, source: Event,
     event("complaint.received", ticket_id="T-1"),
 ], ids=lambda e: f"{e.event_type}@{e.data.get('threshold')}")
 def test_other_events_concern_no_alert(source: Event):
-    assert alert_for(source, NOW) is None
+    assert alerts_for(source, NOW) == []
+
+
+def test_a_late_stop_resolves_the_breach_and_the_at_risk_alert_of_its_clock():
+    stopped = sla("sla.stopped", at=DEADLINE + 298_000, elapsed_business_seconds=300,
+                  outcome="breached")
+    alerts = alerts_for(stopped, NOW)
+    assert [a["labels"] for a in alerts] == [labels("SlaBreached", "critical"),
+                                             labels("SlaAtRisk", "info")]
+    assert all((a["endsAt"], "startsAt" in a) == (rfc3339(NOW), False) for a in alerts)
+    assert {a["annotations"]["summary"] for a in alerts} == {
+        "first response of ticket T-1 (urgent, VIP) stopped after 5 min, past its 2 s target"}
 
 
 def test_breach_starts_at_its_deadline_and_says_what_happened():
-    alert = alert_for(sla("sla.breached", at=DEADLINE + 40), NOW)
+    alert = alert_for(sla("sla.breached", at=DEADLINE + 40))
     assert alert["startsAt"] == "2025-11-23T00:00:02.000Z"
     assert alert["annotations"] == {
         "summary": "first response of ticket T-1 (urgent, VIP) breached its 2 s target",
@@ -119,7 +137,7 @@ def test_breach_starts_at_its_deadline_and_says_what_happened():
      "target after all: a late event retracted the breach"),
 ])
 def test_summaries_read_as_sentences(source: Event, summary: str):
-    assert alert_for(source, NOW)["annotations"]["summary"] == summary
+    assert alert_for(source)["annotations"]["summary"] == summary
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -129,26 +147,40 @@ def test_human_duration(seconds: int, text: str):
     assert human_duration(seconds) == text
 
 
-def test_alerts_follow_the_real_sla_engine_through_a_live_breach_and_its_retraction():
+@pytest.mark.parametrize(("replied_at", "resolved_by"), [
+    # Dated before the 2 s deadline: the breach is retracted, then the target is met.
+    (T0 + 1_000, [("SlaBreached", "sla.breach_retracted"), ("SlaAtRisk", "sla.met")]),
+    # Dated after it: the one sla.stopped resolves both alerts of the clock.
+    (T0 + 2_500, [("SlaBreached", "sla.stopped"), ("SlaAtRisk", "sla.stopped")]),
+], ids=["retracted", "stopped late"])
+def test_alerts_follow_the_real_sla_engine_through_a_live_breach_and_the_late_response(
+        replied_at: int, resolved_by: list[tuple[str, str]]):
     received = event("complaint.received", ticket_id="T-9", at=T0, priority="urgent",
                      customer_tier="vip")
     ticket = evolve(None, received)
     state, started = on_ticket_state(None, state_changed_event(ticket, received), FAST_POLICY, 0)
     state, due = advance(state, T0 + 3_000, FAST_POLICY)
-    reply = event("ticket.first_response_sent", ticket_id="T-9", at=T0 + 1_000)
+    reply = event("ticket.first_response_sent", ticket_id="T-9", at=replied_at)
     ticket = evolve(ticket, reply)
     _, late = on_ticket_state(state, state_changed_event(ticket, reply), FAST_POLICY, 0)
 
     def fired(events: list[Event]) -> list[tuple[str, str, bool]]:
-        alerts = [a for e in events if (a := alert_for(e, NOW))]
+        alerts = [a for e in events for a in alerts_for(e, NOW)]
         return [(a["labels"]["alertname"], a["labels"]["metric"], "startsAt" in a)
                 for a in alerts]
 
     assert fired(started) == []
     assert fired(due) == [("SlaAtRisk", "first_response", True),
                           ("SlaBreached", "first_response", True)]
-    assert fired(late) == [("SlaBreached", "first_response", False),
-                           ("SlaAtRisk", "first_response", False)]
+    assert fired(late) == [(name, "first_response", False) for name, _ in resolved_by]
+    resolutions = [a for e in late for a in alerts_for(e, NOW)]
+    assert [(a["labels"]["alertname"], a["annotations"]["sla_event_id"].split(":")[3])
+            for a in resolutions] == resolved_by
+    # Through ActiveAlerts, every alert that fired is resolved and none is left.
+    active = ActiveAlerts()
+    active.to_post([a for e in due for a in alerts_for(e, NOW)], NOW)
+    assert len(active.to_post(resolutions, NOW)) == 2
+    assert len(active) == 0
 
 
 # ---------------------------------------------------------------- labels alerts fired with
@@ -165,24 +197,50 @@ def test_resolution_uses_the_labels_the_alert_fired_with():
     assert len(active) == 0
 
 
-def test_resolution_of_an_alert_that_never_fired_is_not_posted():
+@pytest.mark.parametrize("source", [
+    sla("sla.met"), sla("sla.breach_retracted"), sla("sla.stopped", outcome="breached"),
+], ids=lambda e: e.event_type)
+def test_resolution_of_an_alert_that_never_fired_is_not_posted(source: Event):
     # Alertmanager would put it, as "resolved", into its group's next notification.
-    met = alert_for(sla("sla.met"), NOW)
-    assert ActiveAlerts().to_post([met], NOW) == []
-
-
-def test_alert_that_has_already_ended_is_not_posted():
-    long_ago = DEADLINE - DEFAULT_LIFETIME_MS  # e.g. a new consumer group reading old history
-    breach = alert_for(sla("sla.breached", at=long_ago, deadline=long_ago), NOW)
     active = ActiveAlerts()
-    assert active.to_post([breach], NOW) == []
-    assert len(active) == 0
+    assert active.to_post(alerts_for(source, NOW), NOW) == []
+    # Nor when another alert of the clock fired: only that one resolves.
+    active.to_post([alert_for(sla("sla.warning", threshold=0.8))], NOW)
+    posts = active.to_post(alerts_for(source, NOW), NOW)
+    assert [a["labels"]["alertname"] for a in posts] == (
+        [] if source.event_type == "sla.breach_retracted" else ["SlaAtRisk"])
 
 
-def test_ended_alerts_are_forgotten():
+def test_an_event_from_an_old_stretch_of_the_log_fires_nothing_but_still_resolves():
+    # E.g. a new consumer group reading old history, where these clocks have long stopped.
+    long_ago = NOW - REPLAY_HORIZON_MS - 1
+    assert alerts_for(sla("sla.breached", at=long_ago, deadline=long_ago), NOW) == []
+    assert alerts_for(sla("sla.warning", at=long_ago, threshold=0.9), NOW) == []
+    # What fired in time (Alertmanager still holds it) is resolved by an old stop all the same.
     active = ActiveAlerts()
-    active.to_post([alert_for(sla("sla.breached"), NOW)], NOW)
-    active.forget_ended(DEADLINE + DEFAULT_LIFETIME_MS)
+    active.to_post([alert_for(sla("sla.breached", at=long_ago + 1, deadline=long_ago))], NOW)
+    stopped = sla("sla.stopped", at=long_ago, outcome="breached")
+    assert [a["labels"]["alertname"] for a in active.to_post(alerts_for(stopped, NOW), NOW)] \
+        == ["SlaBreached"]
+
+
+def test_a_breach_dated_long_after_its_deadline_still_fires():
+    # A reclassification made the breach overdue: it starts at the deadline, and its backstop
+    # counts from the event.
+    long_ago = NOW - 10 * FIRING_BACKSTOP_MS
+    breach = alert_for(sla("sla.breached", at=NOW - 1_000, deadline=long_ago))
+    assert (breach["startsAt"], breach["endsAt"]) == (
+        rfc3339(long_ago), rfc3339(NOW - 1_000 + FIRING_BACKSTOP_MS))
+    active = ActiveAlerts()
+    assert active.to_post([breach], NOW) == [breach]
+
+
+def test_a_firing_alert_stands_until_resolved_or_its_backstop():
+    active = ActiveAlerts()
+    active.to_post([alert_for(sla("sla.breached"))], NOW)
+    active.forget_ended(DEADLINE + 4 * 3600 * 1000 + 1)  # the old 4 h lifetime ends nothing
+    assert len(active) == 1
+    active.forget_ended(DEADLINE + FIRING_BACKSTOP_MS)
     assert len(active) == 0
 
 
@@ -316,13 +374,33 @@ def test_a_rebalance_makes_the_bridge_read_what_fired_again():
                                         "labels": fired["labels"]}]
 
 
+def test_bridge_posts_the_resolutions_of_a_late_stop_for_what_fired():
+    alertmanager = FakeAlertmanager()
+    bridge, consumer, _ = bridge_over([sla("sla.warning", threshold=0.8),
+                                       sla("sla.breached", team=None)], alertmanager)
+    bridge.step()
+    # Assigned after the breach, answered late: the stop resolves both alerts as they fired.
+    consumer.records.append(Record("complaints.sla", 0, 2, serde.encode(
+        sla("sla.stopped", team="billing-l2", outcome="breached"))))
+    bridge.step()
+    fired, resolved = alertmanager.posted
+    assert [a["labels"] for a in resolved] == [fired[1]["labels"], fired[0]["labels"]]
+    assert [("startsAt" in a, a["endsAt"]) for a in resolved] == [(False, rfc3339(NOW))] * 2
+    assert consumer.committed_at == 3
+
+
+def test_bridge_posts_nothing_for_a_late_stop_whose_alerts_never_fired():
+    # A clock that stopped late but whose breach fired no alert here (e.g. read long after).
+    alertmanager = FakeAlertmanager()
+    bridge, consumer, stats = bridge_over([sla("sla.stopped", outcome="breached")],
+                                          alertmanager)
+    assert bridge.step() == 0.0
+    assert (alertmanager.posted, stats.alerts_sent, consumer.committed_at) == ([], 0, 1)
+
+
 def test_undecodable_records_are_skipped():
     alertmanager = FakeAlertmanager()
     bridge, consumer, stats = bridge_over([sla("sla.breached")], alertmanager)
     consumer.records.insert(0, Record("complaints.sla", 0, 0, b"\x00garbage"))
     bridge.step()
     assert (stats.undecodable, stats.alerts_sent, consumer.committed_at) == (1, 1, 2)
-
-
-def _epoch(timestamp: str) -> int:
-    return round(datetime.fromisoformat(timestamp).timestamp() * 1000)
