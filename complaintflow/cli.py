@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from complaintflow.calendar_cli import add_calendar_command
 from complaintflow.config import ConfigError, load_settings
 
 
@@ -147,6 +148,21 @@ def _demo(args: argparse.Namespace) -> int:
                     seconds=args.seconds, keep=args.keep)
 
 
+def _policy(args: argparse.Namespace) -> int:
+    from complaintflow.policy_check import run_policy_check
+
+    return run_policy_check(args.file, args.against)
+
+
+def _sla(args: argparse.Namespace) -> int:
+    from complaintflow.services import clickhouse_client
+    from complaintflow.sla_cli import run_recompute
+
+    print(run_recompute(clickhouse_client(load_settings()), args.as_of_policy, args.as_of,
+                        args.limit, args.json), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="complaintflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=90.0, help="wall time for the traffic")
     p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
     p.add_argument("--state-dir", default=".stack")
+    p = command("policy", _policy, "check an SLA policy file and summarise what it changes")
+    p.add_argument("action", choices=("check",))
+    p.add_argument("file", type=Path)
+    p.add_argument("--against", type=Path, help="policy to compare with (default: CF_SLA_POLICY, "
+                   "else the packaged default)")
+    p = command("sla", _sla, "SLA outcomes as contracted beside those under another policy")
+    p.add_argument("action", choices=("recompute",))
+    p.add_argument("--as-of-policy", type=Path, required=True, metavar="FILE",
+                   help="the policy to recompute under, as if in force from the start")
+    p.add_argument("--as-of", help="judge running clocks at this time (ISO, default now; "
+                   "without a zone: Asia/Shanghai)")
+    p.add_argument("--limit", type=int, default=20, help="changed clocks to list")
+    p.add_argument("--json", action="store_true", help="the comparison as JSON")
+    add_calendar_command(sub)  # check | import-ics | seed: complaintflow/calendar_cli.py
     return parser
 
 

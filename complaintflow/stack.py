@@ -318,7 +318,9 @@ def create_topics(bootstrap: str) -> None:
             if topic.name in existing:
                 continue
             with suppress(TopicAlreadyExistsError):  # created concurrently by someone else
-                admin.create_topics([NewTopic(topic.name, topic.partitions, 1)])
+                configs = {"cleanup.policy": "compact"} if topic.compacted else {}
+                admin.create_topics([NewTopic(topic.name, topic.partitions, 1,
+                                              topic_configs=configs)])
     finally:
         admin.close()
 

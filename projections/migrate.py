@@ -1,9 +1,10 @@
 """Versioned ClickHouse migrations: migrations/NNN_name.sql, applied once each, in order.
 
 Applied versions are recorded in `schema_migrations`. Every statement uses IF NOT EXISTS, so
-a migration that failed half-way can simply be run again. Two migrators racing on one
-database are not guarded against: run migrations from one process (the projector does it
-at start-up).
+a migration that failed half-way can simply be run again; ClickHouse 18.16 has no IF NOT
+EXISTS for columns, so an ``ALTER TABLE t ADD COLUMN c`` is skipped when ``c`` exists. Two
+migrators racing on one database are not guarded against: run migrations from one process
+(the projector does it at start-up).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _FILE_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 # A statement ends with ';' at the end of a line (trailing blanks allowed).
 _STATEMENT_END = re.compile(r";[ \t]*$", re.MULTILINE)
+_ADD_COLUMN = re.compile(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\b", re.IGNORECASE)
 
 _CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations
@@ -89,6 +91,8 @@ def migrate(client: Executor, directory: Path = MIGRATIONS_DIR) -> list[int]:
         if migration.version in done:
             continue
         for number, statement in enumerate(migration.statements(), start=1):
+            if _adds_existing_column(client, statement):
+                continue
             try:
                 client.execute(statement)
             except Exception as exc:  # server, network and chdb errors share no base class
@@ -100,3 +104,14 @@ def migrate(client: Executor, directory: Path = MIGRATIONS_DIR) -> list[int]:
                        f"SELECT {migration.version}, '{migration.name}'")
         applied.append(migration.version)
     return applied
+
+
+def _adds_existing_column(client: Executor, statement: str) -> bool:
+    match = _ADD_COLUMN.match(statement)
+    if match is None:
+        return False
+    table, column = match.groups()
+    # Names come from the migration files (\w+ only), so they are safe inline.
+    rows = client.execute("SELECT count() FROM system.columns WHERE database = "
+                          f"currentDatabase() AND table = '{table}' AND name = '{column}'")
+    return bool(rows[0][0])

@@ -36,7 +36,8 @@ from streams.consuming import committing_consumer, rewind_to_committed
 
 log = logging.getLogger(__name__)
 
-SOURCE_TOPICS = (topics.EVENTS.name, topics.TICKET_STATE.name, topics.SLA.name, topics.DLQ.name)
+SOURCE_TOPICS = (topics.EVENTS.name, topics.TICKET_STATE.name, topics.SLA.name, topics.DLQ.name,
+                 topics.SLA_CALENDARS.name)
 POLL_TIMEOUT_MS = 100
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0)  # stays under max_poll_interval_ms, so the group keeps us
 

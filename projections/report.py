@@ -82,6 +82,9 @@ def kpi_report(client: Executor) -> dict[str, Any]:
         "daily_volume": {str(row["day"]): int(row["received"])
                          for row in run_query(client, "daily_volume")},
         "reconciliation": reconciliation(client),
+        "sla_dead_letters": {key: int(value) for key, value
+                             in run_query(client, "sla_dead_letters")[0].items()},
+        "holiday_data_warnings": run_query(client, "holiday_data_warnings"),
     }
 
 
@@ -98,6 +101,22 @@ def _section(title: str, rows: list[tuple[str, Any]]) -> list[str]:
     lines = ["", title, "-" * len(title)]
     lines += [f"{label:<{width}}  {value}" for label, value in rows] or ["(none)"]
     return lines
+
+
+_HOLIDAY_STATUS = {"provisional": "暂定（只含法定节假日，调休未公布）",
+                   "missing": "缺失（按每周工作时间计算）"}
+
+
+def _sla_health(report: dict[str, Any]) -> list[str]:
+    """What may make the SLA numbers incomplete or provisional, said where they are read."""
+    letters = report["sla_dead_letters"]
+    rows = [("SLA 无法处理的工单变更（死信）",
+             f"{letters['letters']} 条，涉及 {letters['tickets']} 张工单"
+             + ("：这些工单的 SLA 未计入上表" if letters["letters"] else ""))]
+    rows += [(f"节假日数据 {row['calendar']} ({row['holiday_set']}) {row['year']} 年",
+              _HOLIDAY_STATUS.get(row["status"], row["status"]))
+             for row in report["holiday_data_warnings"]]
+    return _section("SLA 数据质量", rows)
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -135,6 +154,7 @@ def format_report(report: dict[str, Any]) -> str:
         (metric, f"{s['met']} met, {s['breached']} breached, {s['running']} running, "
                  f"compliance {_percent(s['compliance'])}")
         for metric, s in report["sla"].items()])
+    lines += _sla_health(report)
     lines += _section("Intake per day (UTC)", list(report["daily_volume"].items()))
     lines += _section("Reconciliation", [
         ("archived input events", recon["archived"]),

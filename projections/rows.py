@@ -31,7 +31,13 @@ SLA_OUTCOMES: Mapping[str, str] = {
     "sla.paused": "paused",
     "sla.resumed": "running",
     "sla.breach_retracted": "retracted",
+    "sla.stopped": "breached",  # stopped after the deadline
 }
+# The events that stop their clock: the row gets its stopped_at. sla.stopped is dated after
+# the deadline, so as the table's version (updated_ms) it outranks the clock's sla.breached.
+SLA_STOPS = frozenset({"sla.met", "sla.stopped"})
+HOLIDAY_DATA_WARNING = "sla.holiday_data_warning"  # not about one clock: its own table
+SLA_TOPIC_EVENTS = frozenset({*SLA_OUTCOMES, HOLIDAY_DATA_WARNING})
 
 
 @dataclass(frozen=True)
@@ -73,14 +79,23 @@ SLA_EVENTS = Table("sla_events", (
     "event_id", "event_type", "ticket_id", "occurred_at", "occurred_at_ms", "metric", "cycle",
     "policy_version", "calendar", "target_seconds", "deadline", "elapsed_business_seconds",
     "threshold", "reason", "team", "priority", "customer_tier", "category", "caused_by",
-    "kafka_partition", "kafka_offset", "ingested_at",
+    "kafka_partition", "kafka_offset", "ingested_at", "calendar_fingerprint",
 ))
 SLA_OUTCOMES_TABLE = Table("sla_outcomes", (
     "ticket_id", "metric", "cycle", "policy_version", "calendar", "target_seconds", "deadline",
     "stopped_at", "elapsed_business_seconds", "outcome", "updated_at", "updated_ms", "team",
-    "priority", "customer_tier", "category", "last_event_id",
+    "priority", "customer_tier", "category", "last_event_id", "calendar_fingerprint",
 ))
-TABLES = (COMPLAINT_EVENTS, TICKETS, DEAD_LETTERS, SLA_EVENTS, SLA_OUTCOMES_TABLE)
+SLA_CALENDARS = Table("sla_calendars", (
+    "fingerprint", "name", "policy_version", "registered_at", "registered_ms", "spec",
+))
+SLA_HOLIDAY_WARNINGS = Table("sla_holiday_warnings", (
+    "event_id", "ticket_id", "occurred_at", "occurred_at_ms", "calendar",
+    "calendar_fingerprint", "holiday_set", "year", "status", "policy_version", "caused_by",
+    "ingested_at",
+))
+TABLES = (COMPLAINT_EVENTS, TICKETS, DEAD_LETTERS, SLA_EVENTS, SLA_OUTCOMES_TABLE,
+          SLA_CALENDARS, SLA_HOLIDAY_WARNINGS)
 
 
 @dataclass(frozen=True)
@@ -153,7 +168,8 @@ def _sla_common(event: Event) -> dict[str, Any]:
         "deadline": _optional_seconds(data.get("deadline")),
         "elapsed_business_seconds": data["elapsed_business_seconds"],
         **{name: _text(data.get(name))
-           for name in ("team", "priority", "customer_tier", "category")},
+           for name in ("team", "priority", "customer_tier", "category",
+                        "calendar_fingerprint")},
     }
 
 
@@ -173,9 +189,33 @@ def sla_outcome_row(event: Event) -> Row:
     outcome = SLA_OUTCOMES[event.event_type]
     return SLA_OUTCOMES_TABLE.row(
         **_sla_common(event), outcome=outcome,
-        stopped_at=_seconds(event.occurred_at) if outcome == "met" else None,
+        stopped_at=_seconds(event.occurred_at) if event.event_type in SLA_STOPS else None,
         updated_at=_seconds(event.occurred_at), updated_ms=event.occurred_at,
         last_event_id=event.event_id,
+    )
+
+
+def holiday_warning_row(event: Event, ingested_at: int) -> Row:
+    """sla_holiday_warnings: a calendar-year of incomplete holiday data that clocks run on."""
+    data = event.data
+    return SLA_HOLIDAY_WARNINGS.row(
+        event_id=event.event_id, ticket_id=event.ticket_id,
+        occurred_at=_seconds(event.occurred_at), occurred_at_ms=event.occurred_at,
+        **{name: data[name] for name in ("calendar", "calendar_fingerprint", "holiday_set",
+                                         "year", "status", "policy_version")},
+        caused_by=_text(event.caused_by), ingested_at=ingested_at,
+    )
+
+
+def calendar_row(raw: bytes) -> Row:
+    """sla_calendars: one pinned calendar, its spec kept as the JSON it was published as."""
+    record = json.loads(raw)
+    return SLA_CALENDARS.row(
+        fingerprint=record["fingerprint"], name=record["name"],
+        policy_version=record["policy_version"],
+        registered_at=_seconds(record["registered_at"]),
+        registered_ms=record["registered_at"],
+        spec=json.dumps(record["spec"], ensure_ascii=False, sort_keys=True),
     )
 
 
@@ -228,9 +268,13 @@ def rows_for_message(raw: bytes | None, position: Position,
             event = _decode_event(raw, STATE_CHANGED, STATE_CHANGED.__eq__)
             return [(TICKETS, ticket_row(event))]
         if position.topic == topics.SLA.name:
-            event = _decode_event(raw, "sla.* events", SLA_OUTCOMES.__contains__)
+            event = _decode_event(raw, "sla.* events", SLA_TOPIC_EVENTS.__contains__)
+            if event.event_type == HOLIDAY_DATA_WARNING:
+                return [(SLA_HOLIDAY_WARNINGS, holiday_warning_row(event, ingested_at))]
             return [(SLA_EVENTS, sla_event_row(event, position, ingested_at)),
                     (SLA_OUTCOMES_TABLE, sla_outcome_row(event))]
+        if position.topic == topics.SLA_CALENDARS.name:
+            return [(SLA_CALENDARS, calendar_row(raw))]
         if position.topic == topics.DLQ.name:
             return [(DEAD_LETTERS, dead_letter_row(DeadLetter.from_json(raw)))]
     except (serde.DecodeError, ValueError, TypeError, KeyError) as exc:

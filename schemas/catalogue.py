@@ -47,6 +47,12 @@ _SLA_FIELDS = [
     _req("elapsed_business_seconds", "long"), _opt("threshold", ["null", "double"]),
     _opt("reason"), _opt("team"), _opt("priority"), _opt("customer_tier"), _opt("category"),
 ]
+# v2 of every sla.* event: the fingerprint of the calendar and holiday data the clock is pinned
+# to (docs/sla.md, "Pinned calendars").
+_SLA_FIELDS_V2 = _SLA_FIELDS + [
+    {"name": "calendar_fingerprint", "type": _OPT_STR, "default": None,
+     "doc": "the calendar and holiday data the clock runs on, pinned when it started"},
+]
 _TICKET_STATE = [
     _req("status"), _req("version", "long"), _opt("kind"), _opt("channel"), _opt("category"),
     _opt("priority"), _opt("customer_id"), _opt("customer_tier"), _opt("region"), _opt("team"),
@@ -105,6 +111,17 @@ _PAYLOADS: dict[tuple[str, int], list[dict[str, Any]]] = {
     ],
     ("satisfaction.low_score", 1): [_opt("csat", _OPT_INT), _opt("nps", _OPT_INT), _opt("team")],
     ("sla.started", 1): _SLA_FIELDS,  # last, not with the sla.* above: schema ids never move
+    **{(event_type, 2): _SLA_FIELDS_V2 for event_type in (
+        "sla.started", "sla.warning", "sla.breached", "sla.met", "sla.paused", "sla.resumed",
+        "sla.breach_retracted")},
+    ("sla.stopped", 1): _SLA_FIELDS_V2 + [
+        {"name": "outcome", "type": _STR, "doc": "the verdict at the stop: breached"},
+    ],
+    ("sla.holiday_data_warning", 1): [
+        _req("calendar"), _req("calendar_fingerprint"), _req("holiday_set"), _req("year", "int"),
+        {"name": "status", "type": _STR, "doc": "provisional or missing"},
+        _req("policy_version"),
+    ],
 }
 
 INPUT_EVENT_TYPES = frozenset(

@@ -15,6 +15,7 @@ class TopicSpec:
     name: str
     partitions: int
     carries: str
+    compacted: bool = False  # only the latest record per key matters
 
 
 EVENTS = TopicSpec("complaints.events", PARTITIONS, "input complaint actions (Avro, framed)")
@@ -26,4 +27,9 @@ DLQ = TopicSpec("complaints.dlq", PARTITIONS, "rejected input with the reason (J
 # (a Faust table may only be written while processing a record of its partition).
 SLA_TICKS = TopicSpec("complaints.sla-ticks", PARTITIONS, "internal: SLA timer ticks")
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, TICKET_STATE, SLA, DETECTIONS, DLQ, SLA_TICKS)
+# Every calendar an SLA clock was pinned to, keyed by fingerprint (streams/sla/registry.py).
+SLA_CALENDARS = TopicSpec("complaints.sla-calendars", 1, "pinned SLA calendars (JSON)",
+                          compacted=True)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (EVENTS, TICKET_STATE, SLA, DETECTIONS, DLQ, SLA_TICKS,
+                                     SLA_CALENDARS)

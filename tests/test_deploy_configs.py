@@ -196,6 +196,35 @@ tests:
               summary: >-
                 10% of input events were dead-lettered over 5 min (see complaints.dlq / the
                 dead_letters table)
+  - name: the SLA step dead-lettered a change
+    interval: 1m
+    input_series:
+      - series: complaintflow_sla_dead_letters_total
+        values: 0x10 1x20
+    alert_rule_test:
+      - {{eval_time: 9m, alertname: SlaStepFailing, exp_alerts: []}}
+      - eval_time: 15m
+        alertname: SlaStepFailing
+        exp_alerts:
+          - exp_labels: {{severity: critical}}
+            exp_annotations:
+              summary: "SLA 引擎 15 分钟内处理失败 1 次，相关工单的 SLA 不再计时\\
+                （见 dead_letters 表 stage = 'sla'）"
+  - name: clocks run on provisional holiday data
+    interval: 1m
+    input_series:
+      - series: 'complaintflow_sla_incomplete_holiday_data{{calendar="cn_business",
+          year="2027", status="provisional", job="complaintflow-worker"}}'
+        values: 1x10
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: SlaHolidayDataIncomplete
+        exp_alerts:
+          - exp_labels: {{severity: warning, calendar: cn_business, year: "2027",
+                          status: provisional}}
+            exp_annotations:
+              summary: "日历 cn_business 的 2027 年节假日数据为暂定（调休未公布），\\
+                SLA 时钟正在使用；补全后运行 complaintflow calendar check"
 """
 
 

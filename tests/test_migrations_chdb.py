@@ -21,6 +21,7 @@ from projections.rows import (
     COMPLAINT_EVENTS,
     DEAD_LETTERS,
     SLA_EVENTS,
+    SLA_HOLIDAY_WARNINGS,
     SLA_OUTCOMES_TABLE,
     TABLES,
     TICKETS,
@@ -29,6 +30,7 @@ from projections.rows import (
     Table,
     archive_row,
     dead_letter_row,
+    holiday_warning_row,
     sla_event_row,
     sla_outcome_row,
     ticket_row,
@@ -113,6 +115,29 @@ def test_migrations_apply_once_and_are_recorded(migrated: ChdbExecutor) -> None:
     assert recorded == [(m.version, m.name) for m in discover()]
 
 
+def test_a_migration_that_added_a_column_before_failing_can_run_again(tmp_path: Path,
+                                                                      migrated: ChdbExecutor
+                                                                      ) -> None:
+    # ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS: the migrator skips a column that is
+    # already there, so a half-applied migration is simply run again.
+    migrated.execute("CREATE TABLE IF NOT EXISTS half (a String) ENGINE = MergeTree ORDER BY a")
+    (tmp_path / "001_half.sql").write_text(
+        "ALTER TABLE half ADD COLUMN b String DEFAULT '';\n"
+        "ALTER TABLE half ADD COLUMN c String DEFAULT '';\n")
+    migrated.execute("ALTER TABLE half ADD COLUMN b String DEFAULT ''")  # the first ran
+    migrated.execute("CREATE TABLE IF NOT EXISTS ledger_backup AS schema_migrations")
+    migrated.execute("INSERT INTO ledger_backup SELECT * FROM schema_migrations")
+    migrated.execute("TRUNCATE TABLE schema_migrations")
+    try:
+        assert migrate(migrated, tmp_path) == [1]
+    finally:
+        migrated.execute("TRUNCATE TABLE schema_migrations")
+        migrated.execute("INSERT INTO schema_migrations SELECT * FROM ledger_backup")
+    columns = migrated.execute("SELECT name FROM system.columns WHERE database = "
+                               "currentDatabase() AND table = 'half' ORDER BY position")
+    assert columns == [("a",), ("b",), ("c",)]
+
+
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
 def test_table_columns_are_the_ones_the_rows_fill(migrated: ChdbExecutor, table: Table) -> None:
     columns = migrated.execute(f"SELECT name FROM system.columns WHERE database = "
@@ -155,6 +180,12 @@ def small_batch() -> list[tuple[Table, Row]]:
         _event("b2", "ticket.customer_confirmed", "b", 5),
     ]
     refused = DeadLetter.for_event(inputs[-1], "ticket_state", "b is not resolved", T0_MS)
+    sla_refused = DeadLetter(dlq_id="sla:b:1", stage="sla", ticket_id="b",
+                             reason="UnknownCalendar: calendar 'x' ...", recorded_at=T0_MS)
+    holiday_warning = Event("holiday-data:f:2027:provisional", "sla.holiday_data_warning", "a",
+                            T0_MS, 1, {"calendar": "cn_business", "calendar_fingerprint": "f",
+                                       "holiday_set": "cn", "year": 2027,
+                                       "status": "provisional", "policy_version": "v1"})
     states = [
         _state("a", 5, "closed", "phone", 50, first_response_at=T0_MS + 10 * MINUTE_MS,
                first_resolved_at=T0_MS + 40 * MINUTE_MS, resolved_at=T0_MS + 40 * MINUTE_MS,
@@ -166,6 +197,8 @@ def small_batch() -> list[tuple[Table, Row]]:
     return [
         *((COMPLAINT_EVENTS, archive_row(e, position, 0)) for e in inputs),
         (DEAD_LETTERS, dead_letter_row(refused)),
+        (DEAD_LETTERS, dead_letter_row(sla_refused)),
+        (SLA_HOLIDAY_WARNINGS, holiday_warning_row(holiday_warning, 0)),
         *((TICKETS, ticket_row(e)) for e in states),
         *((SLA_EVENTS, sla_event_row(e, position, 0)) for e in slas),
         *((SLA_OUTCOMES_TABLE, sla_outcome_row(e)) for e in slas),
@@ -201,4 +234,10 @@ def test_report_numbers_on_the_modern_engine(loaded: ChdbExecutor) -> None:
     assert report["daily_volume"] == {"2026-03-02": 2}
     assert report["reconciliation"] == {"archived": 7, "applied": 6, "dead_lettered": 1,
                                         "balanced": True}
-    assert re.search(r"archived == applied \+ dead-lettered +yes", format_report(report))
+    assert report["sla_dead_letters"] == {"letters": 1, "tickets": 1}
+    assert [(w["calendar"], w["year"], w["status"]) for w in report["holiday_data_warnings"]] \
+        == [("cn_business", 2027, "provisional")]
+    text = format_report(report)
+    assert re.search(r"archived == applied \+ dead-lettered +yes", text)
+    assert re.search(r"死信.* 1 条，涉及 1 张工单", text)
+    assert re.search(r"cn_business \(cn\) 2027 年 +暂定", text)

@@ -27,6 +27,12 @@ from schemas import serde
 from schemas.event import Event
 from streams import topics
 from streams.deadletter import DeadLetter
+from streams.sla.clock import advance, on_ticket_state
+from streams.sla.holiday_gaps import HolidayNotices, holiday_gaps
+from streams.sla.policy import load_default_policy
+from streams.sla.registry import calendar_record
+from streams.tickets.model import evolve, state_changed_event
+from tests.factories import event as input_event
 
 T0_MS = 1_772_438_400_123  # 2026-03-02 08:00:00.123 UTC
 T0_S = 1_772_438_400
@@ -69,7 +75,8 @@ def sla_event(event_type: str, event_id: str = "s-1") -> Event:
             "calendar": "cn-business", "target_seconds": 1800, "deadline": T0_MS + 1_800_000,
             "elapsed_business_seconds": 1500, "threshold": 0.8, "reason": None,
             "team": "logistics", "priority": "high", "customer_tier": "vip",
-            "category": "logistics"}
+            "category": "logistics",
+            **({"outcome": "breached"} if event_type == "sla.stopped" else {})}
     return Event(event_id, event_type, "t-1", T0_MS + 1_500_000, 1, data, source="sla",
                  caused_by="e-1")
 
@@ -122,6 +129,7 @@ def test_ticket_state_becomes_a_versioned_ticket_row() -> None:
     ("sla.paused", "paused", False),
     ("sla.resumed", "running", False),
     ("sla.breach_retracted", "retracted", False),
+    ("sla.stopped", "breached", True),
 ])
 def test_sla_event_is_archived_and_sets_its_clock_outcome(event_type: str, outcome: str,
                                                          stopped: bool) -> None:
@@ -133,6 +141,53 @@ def test_sla_event_is_archived_and_sets_its_clock_outcome(event_type: str, outco
     assert clock["deadline"] == T0_S + 1800
     assert clock["updated_ms"] == T0_MS + 1_500_000
     assert clock["stopped_at"] == (T0_S + 1500 if stopped else None)
+
+
+def test_a_late_stop_leaves_its_clock_breached_with_its_stop_time() -> None:
+    # The real engine: urgent (2 min on 24x7), a live breach, then a late first response.
+    policy = load_default_policy()
+    opened = input_event("complaint.received", ticket_id="t-1", at=T0_MS, priority="urgent")
+    ticket = evolve(None, opened)
+    state, slas = on_ticket_state(None, state_changed_event(ticket, opened), policy, 0)
+    state, due = advance(state, T0_MS + 3 * 60_000, policy)
+    reply = input_event("ticket.first_response_sent", ticket_id="t-1", at=T0_MS + 5 * 60_000)
+    ticket = evolve(ticket, reply)
+    _, stop = on_ticket_state(state, state_changed_event(ticket, reply), policy, 0)
+
+    rows = [row for offset, sla in enumerate(slas + due + stop)
+            for table, row in project(topics.SLA.name, serde.encode(sla), offset)
+            if table == SLA_OUTCOMES_TABLE.name and row["metric"] == "first_response"]
+    assert [row["outcome"] for row in rows] == [
+        "running", "warning", "warning", "breached", "breached"]
+    # sla_outcomes is a ReplacingMergeTree(updated_ms): FINAL reads the row with the highest
+    # version, whatever order the rows were inserted in.
+    latest = max(rows, key=lambda row: row["updated_ms"])
+    assert [row["updated_ms"] for row in rows].count(latest["updated_ms"]) == 1
+    assert (latest["outcome"], latest["stopped_at"], latest["last_event_id"]) == (
+        "breached", (T0_MS + 5 * 60_000) // 1000, "t-1:first_response:1:sla.stopped:4")
+    assert latest["elapsed_business_seconds"] == 300
+
+
+def test_holiday_data_warning_and_pinned_calendar_get_their_own_tables() -> None:
+    policy = load_default_policy()
+    cn = policy.calendars["cn_business"]
+    opened = input_event("complaint.received", ticket_id="t-1", at=1_798_710_600_000)
+    # 2026-12-31 17:50 Shanghai: the first response runs into provisional 2027.
+    _, slas = on_ticket_state(None, state_changed_event(evolve(None, opened), opened), policy, 0)
+    warning = HolidayNotices().announce(holiday_gaps(slas[0], policy), slas[0])[0]
+    ((table, row),) = project(topics.SLA.name, serde.encode(warning))
+    assert table == "sla_holiday_warnings"
+    assert (row["calendar"], row["year"], row["status"], row["calendar_fingerprint"]) == (
+        "cn_business", 2027, "provisional", cn.fingerprint)
+    started = dict(project(topics.SLA.name, serde.encode(slas[0])))
+    assert started[SLA_EVENTS.name]["calendar_fingerprint"] == cn.fingerprint
+    assert started[SLA_OUTCOMES_TABLE.name]["calendar_fingerprint"] == cn.fingerprint
+
+    _, value = calendar_record(cn, policy.version, at_ms=T0_MS)
+    ((table, row),) = project(topics.SLA_CALENDARS.name, value)
+    assert (table, row["fingerprint"], row["name"], row["registered_ms"]) == (
+        "sla_calendars", cn.fingerprint, "cn_business", T0_MS)
+    assert json.loads(row["spec"]) == cn.to_spec()
 
 
 def test_dead_letter_from_the_dlq_topic_keeps_its_origin() -> None:

@@ -20,7 +20,8 @@ CATALOGUE_NAMES = {
     "ticket.reopened", "survey.responded", "ticket.compensation_issued",
     "ticket.state_changed", "sla.warning", "sla.breached", "sla.met", "sla.paused",
     "sla.resumed", "sla.breach_retracted", "repeat.detected", "transfer.pingpong_detected",
-    "volume.spike_detected", "satisfaction.low_score", "sla.started",
+    "volume.spike_detected", "satisfaction.low_score", "sla.started", "sla.stopped",
+    "sla.holiday_data_warning",
 }
 _SAMPLES = {"string": "x", "int": 3, "long": 1_763_856_000_123, "double": 2.5}
 

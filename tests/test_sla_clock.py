@@ -190,9 +190,10 @@ def test_first_response_warnings_and_breach_fall_due_on_the_calendar(
         # Exactly at the deadline is in time: met, and no breach announced first.
         ("10:02:00", [("sla.warning", "10:01", 0.5, 60), ("sla.warning", "10:01:36", 0.8, 96),
                       ("sla.met", "10:02", None, 120)], "met", 120),
-        # Late: the breach is announced at its own instant, and the stop adds nothing.
+        # Late: the breach is announced at its own instant, and the stop confirms it.
         ("10:05:00", [("sla.warning", "10:01", 0.5, 60), ("sla.warning", "10:01:36", 0.8, 96),
-                      ("sla.breached", "10:02", None, 120)], "breached", 300),
+                      ("sla.breached", "10:02", None, 120), ("sla.stopped", "10:05", None, 300)],
+         "breached", 300),
     ],
 )
 def test_first_response_met_or_breached(
@@ -219,12 +220,14 @@ def test_events_carry_the_policy_plan_and_the_ticket_fields():
     (event,) = t.do("ticket.first_response_sent", "2025-11-04 10:14")  # before 50% (10:15)
     assert event.event_type == "sla.met"
     assert event.event_id == "T1:first_response:1:sla.met:1"  # sla.started took 0
-    assert (event.ticket_id, event.source, event.schema_version) == ("T1", "sla", 1)
+    assert (event.ticket_id, event.source, event.schema_version) == ("T1", "sla", 2)
     assert event.occurred_at == sh("2025-11-04 10:14")
     assert event.caused_by == t.changes[-1].caused_by == "T1-in2"
     assert event.data == {
         "metric": "first_response", "cycle": 1, "policy_version": POLICY.version,
-        "calendar": "cn_business", "target_seconds": 1800, "deadline": sh("2025-11-04 10:30"),
+        "calendar": "cn_business",
+        "calendar_fingerprint": POLICY.calendars["cn_business"].fingerprint,
+        "target_seconds": 1800, "deadline": sh("2025-11-04 10:30"),
         "elapsed_business_seconds": 840, "threshold": None, "reason": None,
         "team": "billing-desk", "priority": "normal", "customer_tier": "regular",
         "category": "billing",
@@ -449,10 +452,11 @@ def test_reopening_starts_a_new_resolution_cycle():
         ("sla.warning", "2025-11-04 17:00", 0.5, 7200),
         ("sla.warning", "2025-11-04 18:12", 0.8, 11520),
         ("sla.breached", "2025-11-04 19:00", None, 14400),
+        ("sla.stopped", "2025-11-04 20:00", None, 18000),
     ]
     assert [e.event_id for e in out] == [
         "T1:resolution:2:sla.warning:1", "T1:resolution:2:sla.warning:2",
-        "T1:resolution:2:sla.breached:3",
+        "T1:resolution:2:sla.breached:3", "T1:resolution:2:sla.stopped:4",
     ]
     assert t.sla is not None
     rows = [(r["metric"], r["cycle"], r["outcome"], r["elapsed_business_seconds"])
@@ -481,6 +485,7 @@ def test_next_response_cycles_follow_customer_and_agent_replies():
         ("sla.warning", "2025-11-04 11:15", 0.5, 900),
         ("sla.warning", "2025-11-04 11:24", 0.8, 1440),
         ("sla.breached", "2025-11-04 11:30", None, 1800),
+        ("sla.stopped", "2025-11-04 11:45", None, 2700),
     ]
     t.do("ticket.customer_replied", "2025-11-04 11:50")
     resolved = t.do("ticket.resolved", "2025-11-04 12:00")  # also ends the wait
@@ -516,7 +521,8 @@ def test_a_customer_reply_and_a_reopen_announce_the_clocks_they_start():
         t.changes[-1].caused_by)
     assert started.data == {
         "metric": "next_response", "cycle": 1, "policy_version": POLICY.version,
-        "calendar": "24x7", "target_seconds": 1800, "deadline": sh("2025-11-04 10:40"),
+        "calendar": "24x7", "calendar_fingerprint": POLICY.calendars["24x7"].fingerprint,
+        "target_seconds": 1800, "deadline": sh("2025-11-04 10:40"),
         "elapsed_business_seconds": 0, "threshold": None, "reason": None, "team": None,
         "priority": "urgent", "customer_tier": "regular", "category": "logistics",
     }
@@ -545,8 +551,8 @@ def test_a_customer_reply_and_a_reopen_announce_the_clocks_they_start():
                       ("sla.met", "2025-11-04 10:01:50", None, 110)], "met"),
         ("10:02:00", [("sla.breach_retracted", "2025-11-04 10:02", None, 120),
                       ("sla.met", "2025-11-04 10:02", None, 120)], "met"),
-        # Dated after it: the breach stands and nothing more is said.
-        ("10:02:30", [], "breached"),
+        # Dated after it: the breach stands, and the clock says it stopped.
+        ("10:02:30", [("sla.stopped", "2025-11-04 10:02:30", None, 150)], "breached"),
     ],
 )
 def test_a_late_event_retracts_a_live_breach_it_disproves(
@@ -563,6 +569,75 @@ def test_a_late_event_retracts_a_live_breach_it_disproves(
     assert {e.caused_by for e in out} <= {t.changes[-1].caused_by}
     assert t.outcome("first_response")["outcome"] == outcome
     assert (t.clock("first_response").breached_at is None) == (outcome == "met")
+
+
+def test_a_late_first_response_after_a_live_breach_says_the_clock_stopped_breached():
+    t = Ticket()
+    t.do("complaint.received", "2025-11-04 10:00", priority="urgent")
+    t.do("ticket.assigned", "2025-11-04 10:01", team="A")
+    t.advance("2025-11-04 10:03")  # the live breach, dated 10:02
+    (stopped,) = t.do("ticket.first_response_sent", "2025-11-04 10:04:30")
+    # started, 2 warnings, breach: the stop is the clock's fifth event.
+    assert (stopped.event_id, stopped.event_type) == (
+        "T1:first_response:1:sla.stopped:4", "sla.stopped")
+    assert (stopped.occurred_at, stopped.caused_by) == (
+        sh("2025-11-04 10:04:30"), t.changes[-1].caused_by)
+    assert stopped.schema_version == 1  # sla.stopped's first and only version
+    assert stopped.data == {
+        "metric": "first_response", "cycle": 1, "policy_version": POLICY.version,
+        "calendar": "24x7", "calendar_fingerprint": POLICY.calendars["24x7"].fingerprint,
+        "target_seconds": 120, "deadline": sh("2025-11-04 10:02"),
+        "elapsed_business_seconds": 270, "threshold": None, "reason": None, "team": "A",
+        "priority": "urgent", "customer_tier": "regular", "category": "logistics",
+        "outcome": "breached",
+    }
+    assert serde.decode(serde.encode(stopped)).to_record() == stopped.to_record()
+    row = t.outcome("first_response")
+    assert (row["outcome"], row["stopped_at"], row["elapsed_business_seconds"]) == (
+        "breached", sh("2025-11-04 10:04:30"), 270)
+    assert t.advance("2025-11-04 12:00") == []  # nothing more for a stopped clock
+
+
+def test_a_late_stop_while_paused_counts_elapsed_time_up_to_the_pause():
+    t = Ticket()
+    t.do("complaint.received", "2025-11-04 10:00", priority="urgent")
+    t.do("ticket.assigned", "2025-11-04 10:01", team="A")
+    t.do("ticket.status_changed", "2025-11-04 10:03", status="pending_customer")  # breached
+    out = t.do("ticket.first_response_sent", "2025-11-04 11:00")
+    # Waiting on the customer since 10:03 does not count: 3 minutes elapsed, not 60.
+    assert summary(out, "first_response") == [("sla.stopped", "2025-11-04 11:00", None, 180)]
+    assert out[0].data["outcome"] == "breached"
+
+
+@pytest.mark.parametrize(
+    ("responded_ms", "expected"),
+    [
+        (0, ["sla.met"]),  # exactly at the 10:02 deadline: in time
+        (1, ["sla.breached", "sla.stopped"]),  # a millisecond late
+    ],
+)
+def test_only_a_stop_after_the_deadline_says_sla_stopped(responded_ms: int, expected: list[str]):
+    t = Ticket()
+    t.do("complaint.received", "2025-11-04 10:00", priority="urgent")
+    out = t.do("ticket.first_response_sent", sh("2025-11-04 10:02") + responded_ms)
+    verdicts = [e for e in out if e.event_type != "sla.warning"]
+    assert [e.event_type for e in verdicts] == expected
+    # Only sla.stopped carries an outcome: sla.met's schema has no such field.
+    assert ["outcome" in e.data for e in verdicts] == [k == "sla.stopped" for k in expected]
+
+
+def test_late_stops_have_deterministic_ids():
+    def late_ticket() -> Ticket:
+        t = Ticket()
+        t.record("complaint.received", "2025-11-04 10:00", priority="urgent")
+        t.feed(t.record("ticket.first_response_sent", "2025-11-04 10:05"))  # first seen late
+        t.do("ticket.resolved", "2025-11-04 19:00")  # 8 h resolution target: late too
+        return t
+
+    first_run, second_run = late_ticket(), late_ticket()
+    assert first_run.events == second_run.events
+    assert [e.event_id for e in first_run.events if e.event_type == "sla.stopped"] == [
+        "T1:first_response:1:sla.stopped:2", "T1:resolution:1:sla.stopped:4"]
 
 
 def test_a_change_dated_before_an_earlier_one_keeps_the_watermark_and_the_ledger_ordered():
@@ -662,12 +737,15 @@ def test_replay_reaches_the_same_verdicts_whenever_advance_runs(
             assert first.data["elapsed_business_seconds"] == 0
             breaches = said[(*key, "sla.breached")]
             retractions = said[(*key, "sla.breach_retracted")]
+            stops = (said[(*key, "sla.met")], said[(*key, "sla.stopped")])
             if clock.outcome == "met":
                 # Every breach announced for a met clock was retracted.
                 assert breaches == retractions <= 1
-                assert said[(*key, "sla.met")] == 1
+                assert stops == (1, 0)
             elif clock.outcome == "breached":
-                assert (breaches, retractions, said[(*key, "sla.met")]) == (1, 0, 0)
+                assert (breaches, retractions, stops) == (1, 0, (0, 1))
+            else:
+                assert stops == (0, 0)
     # Same input, same calls: the same events with the same ids.
     assert replay(changes, wall_lags)[1] == live_events
 
@@ -734,9 +812,11 @@ def test_a_ticket_first_seen_mid_way_gets_its_clocks_and_verdicts():
     assert [(e.data["metric"], *row) for e, row in zip(out, summary(out), strict=True)] == [
         ("first_response", "sla.started", "2025-11-04 10:00", None, 0),
         ("first_response", "sla.breached", "2025-11-04 10:02", None, 120),
+        ("first_response", "sla.stopped", "2025-11-04 10:05", None, 300),
         ("resolution", "sla.started", "2025-11-04 10:00", None, 0),
     ]
-    assert [e.caused_by for e in out] == [change.caused_by, None, change.caused_by]
+    assert [e.caused_by for e in out] == [change.caused_by, None, change.caused_by,
+                                          change.caused_by]
     assert t.outcome("first_response")["outcome"] == "breached"
     assert t.deadline("resolution") == "2025-11-04 18:00"  # urgent/regular 8 h from 10:00
 
@@ -747,3 +827,28 @@ def test_missing_holiday_data_propagates_to_the_caller():
     t = Ticket(policy_from_mapping(raw))
     with pytest.raises(HolidayDataUnavailable):
         t.do("complaint.received", "2031-03-03 10:00")  # beyond chinese_calendar's data
+
+
+def test_a_paused_deadline_on_the_last_day_of_holiday_data_needs_no_later_year():
+    # Measuring the running stretch before a pause must not look at the next local day: on
+    # Thu 2026-12-31, the last day a calendar has holiday data for, the deadline is known.
+    from tests.test_sla_calendar import _calendar_with_holiday_data_until_2026
+
+    cal = _calendar_with_holiday_data_until_2026()
+    policy = replace(POLICY, calendars={**POLICY.calendars, "cn_business": cal})
+    clock = MetricClock(
+        metric="first_response", cycle=1, started_at=sh("2026-12-31 09:00"),
+        target_seconds=30 * 60, calendar_name="cn_business", policy_version=POLICY.version,
+    )
+    # 09:00-09:10 counts 10 min; paused until 09:40; the other 20 min end at 10:00.
+    resumed = replace(clock, pauses=(
+        Pause(sh("2026-12-31 09:10"), sh("2026-12-31 09:40"), "pending_customer"),))
+    assert local(deadline_of(resumed, policy)) == "2026-12-31 10:00"
+    waiting = replace(clock, pauses=(Pause(sh("2026-12-31 09:10"), None, "pending_customer"),))
+    assert deadline_of(waiting, policy) is None
+    assert elapsed_business_ms(waiting, policy, sh("2026-12-31 19:00")) == 10 * MINUTE_MS
+    # Resumed at 17:50, only 10 of the remaining 20 min fit in 2026: that needs 2027's data.
+    late = replace(clock, pauses=(
+        Pause(sh("2026-12-31 09:10"), sh("2026-12-31 17:50"), "pending_customer"),))
+    with pytest.raises(HolidayDataUnavailable, match="2027"):
+        deadline_of(late, policy)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date, datetime
 from itertools import product
 from pathlib import Path
@@ -10,13 +11,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from schemas.vocabulary import PRIORITIES, SLA_METRICS, TIERS
 from streams.sla.calendar import add_business_seconds, opening_hours_on
 from streams.sla.policy import (
     DEFAULT_POLICY_PATH,
     PolicyError,
+    PolicyErrors,
     SlaPolicy,
+    check_policy_file,
     load_default_policy,
     load_policy,
     parse_duration,
@@ -88,7 +92,7 @@ def test_default_policy_loads(default: SlaPolicy):
     assert set(default.calendars) == {"cn_business", "24x7"}
     assert default.calendars["24x7"].is_always_open
     cn = default.calendars["cn_business"]
-    assert cn.chinese_holidays and cn.timezone == SHANGHAI
+    assert cn.holidays is not None and cn.holidays.name == "cn" and cn.timezone == SHANGHAI
     assert [str(iv) for iv in opening_hours_on(cn, date(2025, 11, 4))] == WORKDAY
     assert opening_hours_on(cn, date(2025, 11, 8)) == ()  # Saturday
 
@@ -427,3 +431,171 @@ def test_a_date_both_open_and_closed_is_refused():
 def test_a_document_that_is_not_a_mapping_is_refused():
     with pytest.raises(PolicyError, match="expected a mapping, got nothing"):
         parse_policy("")
+
+
+# --- every problem at once -------------------------------------------------------------------
+
+
+def test_every_problem_is_reported_with_its_key_path():
+    doc = changed(CN + ("hours", "mon"), ["9-12"])
+    doc["pause_on"] = ["in_progress"]
+    doc["targets"]["first_response"]["urgent"] = leaf("soon", "nope")
+    doc["targets"]["resolution"]["extra"] = leaf("1h")
+    with pytest.raises(PolicyErrors) as err:
+        policy_from_mapping(doc)
+    paths = [error.key_path for error in err.value.errors]
+    assert paths == [
+        "calendars.cn_business.hours.mon[0]",
+        "pause_on[0]",
+        "targets.first_response.urgent.target",
+        "targets.first_response.urgent.calendar",
+        "targets.resolution.extra",
+    ]
+    lines = str(err.value).splitlines()
+    assert [line.split(": ")[0] for line in lines] == paths
+    # Still one PolicyError for callers that read only the first problem.
+    assert isinstance(err.value, PolicyError) and err.value.key_path == paths[0]
+
+
+def test_a_broken_calendar_is_reported_once_not_at_every_target():
+    doc = changed(CN + ("timezone",), "Mars/Olympus")
+    doc["calendars"]["cn_business"]["hours"]["sat"] = ["18:00-09:00"]
+    with pytest.raises(PolicyErrors) as err:
+        policy_from_mapping(doc)
+    assert [error.key_path for error in err.value.errors] == [
+        "calendars.cn_business.hours.sat[0]",
+        "calendars.cn_business.timezone",
+    ]
+
+
+def test_a_broken_target_entry_does_not_also_leave_gaps():
+    doc = changed(("targets", "resolution"), {"urgent": "8h", "default": {"vip": leaf("4h")}})
+    with pytest.raises(PolicyErrors) as err:
+        policy_from_mapping(doc)
+    # urgent is reported; the tiers it was meant to cover are not. regular and new of the
+    # other priorities are real gaps.
+    paths = [error.key_path for error in err.value.errors]
+    assert paths[0] == "targets.resolution.urgent"
+    assert "targets.resolution.urgent.regular" not in paths
+    assert "targets.resolution.high.regular" in paths
+
+
+def test_errors_of_a_file_name_the_file_on_every_line(tmp_path: Path):
+    path = tmp_path / "policy.yaml"
+    doc = changed(("version",), DELETE)
+    doc["warning_thresholds"] = [0.9, 0.5]
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(PolicyErrors) as err:
+        load_policy(path)
+    assert str(err.value).splitlines() == [
+        f"{path}: version: missing",
+        f"{path}: warning_thresholds[1]: thresholds must ascend, got 0.5 after 0.9",
+    ]
+
+
+def test_check_policy_file_returns_the_problems_instead_of_raising(tmp_path: Path):
+    assert check_policy_file(DEFAULT_POLICY_PATH)[1] == []
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(changed(FR + ("urgent",), leaf("0m", "nope"))))
+    policy, errors = check_policy_file(path)
+    assert policy is None
+    assert [(e.key_path, e.source) for e in errors] == [
+        ("targets.first_response.urgent.target", str(path)),
+        ("targets.first_response.urgent.calendar", str(path)),
+    ]
+    assert check_policy_file(tmp_path / "nope.yaml")[0] is None
+
+
+# --- holidays --------------------------------------------------------------------------------
+
+
+def without_shorthand(holidays: Any) -> dict[str, Any]:
+    doc = changed(CN + ("chinese_holidays",), DELETE)
+    doc["calendars"]["cn_business"]["holidays"] = holidays
+    return doc
+
+
+def test_holidays_names_a_packaged_set():
+    cn = policy_from_mapping(without_shorthand("cn")).calendars["cn_business"]
+    shorthand = policy_from_mapping(BASE).calendars["cn_business"]
+    assert cn.holidays is not None and cn.holidays.name == "cn"
+    assert cn.fingerprint == shorthand.fingerprint  # chinese_holidays: true is the same thing
+    assert opening_hours_on(cn, date(2025, 10, 1)) == ()
+
+
+def test_holidays_and_chinese_holidays_together_are_refused():
+    doc = changed(CN + ("holidays",), "cn")
+    with pytest.raises(PolicyErrors, match=r"^calendars\.cn_business\.holidays: .*not both"):
+        policy_from_mapping(doc)
+
+
+@pytest.mark.parametrize(
+    ("holidays", "problem"),
+    [
+        ("./nope.yaml", "no holiday set './nope.yaml'"),
+        ("", "expected a packaged holiday set like 'cn' or a file path"),
+        (["cn"], "expected a packaged holiday set like 'cn' or a file path"),
+    ],
+)
+def test_a_bad_holiday_reference_is_reported_at_its_key(tmp_path: Path, holidays, problem):
+    with pytest.raises(PolicyErrors) as err:
+        policy_from_mapping(without_shorthand(holidays), base_dir=tmp_path)
+    [error] = err.value.errors  # and no "unknown calendar" for the targets on cn_business
+    assert error.key_path == "calendars.cn_business.holidays"
+    assert problem in error.problem
+
+
+def test_an_invalid_holiday_file_is_reported_at_the_holidays_key(tmp_path: Path):
+    (tmp_path / "ours.yaml").write_text("name: ours\nyears: {2027: {status: maybe}}\n")
+    with pytest.raises(PolicyErrors) as err:
+        policy_from_mapping(without_shorthand("ours.yaml"), base_dir=tmp_path)
+    assert err.value.key_path == "calendars.cn_business.holidays"
+    assert "years.2027.status" in err.value.problem
+
+
+OUR_HOLIDAYS = """
+extends: cn
+years:
+  2027:
+    status: complete
+    holidays: {2027-03-08: 公司休息日}
+"""
+
+
+def test_a_holiday_file_is_found_from_the_policy_files_folder(tmp_path: Path, monkeypatch):
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "our-holidays.yaml").write_text(OUR_HOLIDAYS)
+    policy_file = folder / "policy.yaml"
+    policy_file.write_text(yaml.safe_dump(without_shorthand("./our-holidays.yaml")))
+    monkeypatch.chdir(tmp_path)  # not the policy's folder
+    cal = load_policy(policy_file).calendars["cn_business"]
+    assert opening_hours_on(cal, date(2027, 3, 8)) == ()  # Monday, closed by our file
+    assert opening_hours_on(cal, date(2025, 10, 1)) == ()  # National Day, from cn
+    assert cal.year_status(2027) == "complete"
+    # Text has no folder of its own: base_dir, else the current directory.
+    text = policy_file.read_text()
+    assert parse_policy(text, base_dir=folder).calendars["cn_business"].fingerprint == (
+        cal.fingerprint
+    )
+    with pytest.raises(PolicyErrors, match="no holiday set './our-holidays.yaml'"):
+        parse_policy(text)
+    monkeypatch.chdir(folder)
+    assert parse_policy(text).calendars["cn_business"].fingerprint == cal.fingerprint
+
+
+# --- the docs ----------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "sla.md"
+
+
+def test_the_documented_policy_example_loads_as_written():
+    section = DOCS.read_text().split("## The policy file", 1)[1]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert example is not None
+    policy = parse_policy(example.group(1))
+    assert set(policy.calendars) == {"cn_business", "24x7"}
+    cn = policy.calendars["cn_business"]
+    assert cn.holidays is not None and cn.holidays.name == "cn"
+    assert policy.target_for("first_response", "normal", "vip").seconds == 15 * 60
+    assert policy.target_for("resolution", "low", "regular").seconds == 15 * 3600

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 
 import faust
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from schemas import serde
+from schemas.event import Event
 from streams import topics
 from streams.app import raw_topic
-from streams.sla.clock import SlaState, next_due
+from streams.sla.clock import SLA_STARTED, SlaState, next_due, unservable_clocks
 from streams.sla.deadlines import DeadlineIndex
 from streams.sla.handling import SlaOutcome, handle_change, handle_due
+from streams.sla.holiday_gaps import HolidayNotices, holiday_gaps
 from streams.sla.policy import SlaPolicy
 from streams.sla.watermark import PartitionClock
 from streams.tickets.handling import Origin
@@ -24,9 +27,26 @@ REBUILD_SLICE = 5_000
 SLA_EVENTS = Counter("complaintflow_sla_events_total", "sla.* events emitted", ["event_type"])
 TICK_DUE = Histogram("complaintflow_sla_tick_due_tickets", "Tickets due per timer tick",
                      buckets=(0, 1, 10, 100, 1_000, 10_000))
+SLA_DEAD_LETTERS = Counter("complaintflow_sla_dead_letters_total",
+                           "Ticket changes or deadline checks the SLA step could not process "
+                           "(the ticket's clocks stop being tracked)")
+CLOCKS_ON_INCOMPLETE_HOLIDAYS = Counter(
+    "complaintflow_sla_clocks_on_incomplete_holiday_data_total",
+    "SLA clocks started on a year whose holiday data is provisional or missing",
+    ["calendar", "year", "status"])
+INCOMPLETE_HOLIDAY_YEARS = Gauge(
+    "complaintflow_sla_incomplete_holiday_data",
+    "1 for each calendar and year with provisional or missing holiday data that clocks use",
+    ["calendar", "year", "status"])
 
 
-def register(app: faust.App, policy: SlaPolicy) -> faust.types.AgentT:
+class UnservableClocks(RuntimeError):
+    """Running clocks need calendars the policy cannot provide: the worker must not run."""
+
+
+def register(app: faust.App, policy: SlaPolicy,
+             fail: Callable[[BaseException], Awaitable[None]]) -> faust.types.AgentT:
+    """The SLA agent; ``fail`` stops the worker for good (a policy that cannot serve)."""
     source = app.topic(topics.TICKET_STATE.name, topics.SLA_TICKS.name, key_type=bytes,
                        value_type=bytes, key_serializer="raw", value_serializer="raw")
     ticks = raw_topic(app, topics.SLA_TICKS)
@@ -38,6 +58,7 @@ def register(app: faust.App, policy: SlaPolicy) -> faust.types.AgentT:
     # Derived from the table (rebuilt after a restart), so keeping them in memory loses nothing.
     indexes: dict[int, DeadlineIndex] = defaultdict(DeadlineIndex)
     partition_clock = PartitionClock()
+    notices = HolidayNotices()
     rebuilt = False
 
     def load(ticket_id: str) -> SlaState | None:
@@ -45,21 +66,47 @@ def register(app: faust.App, policy: SlaPolicy) -> faust.types.AgentT:
         return SlaState.from_dict(stored) if stored else None
 
     async def rebuild_index() -> None:
+        unservable: dict[str, int] = {}
         for count, (ticket_id, stored) in enumerate(clocks.items(), start=1):
             state = SlaState.from_dict(stored)
+            missing = unservable_clocks([state], policy)
+            if missing:
+                for label, n in missing.items():
+                    unservable[label] = unservable.get(label, 0) + n
+                continue
             indexes[state.partition].schedule(ticket_id, next_due(state, policy))
             partition_clock.observe(state.partition, state.watermark, state.watermark)
             if count % REBUILD_SLICE == 0:
                 await asyncio.sleep(0)  # a million clocks must not starve the heartbeat
+        if unservable:
+            needed = ", ".join(f"{label}: {n} clocks" for label, n in sorted(unservable.items()))
+            await fail(UnservableClocks(
+                f"SLA policy {policy.version!r} cannot serve running clocks; they need the "
+                f"calendars {needed}. Restore those calendars in the policy (same name for "
+                "unpinned clocks) or start with the policy they ran on; "
+                "`complaintflow policy check FILE` shows this before a deploy"))
+
+    def announce_holiday_gaps(events: list[Event]) -> list[Event]:
+        announced = []
+        for event in events:
+            gaps = holiday_gaps(event, policy)
+            for gap in gaps:
+                labels = (gap.calendar, str(gap.year), gap.status)
+                INCOMPLETE_HOLIDAY_YEARS.labels(*labels).set(1)
+                if event.event_type == SLA_STARTED:
+                    CLOCKS_ON_INCOMPLETE_HOLIDAYS.labels(*labels).inc()
+            announced += notices.announce(gaps, event)
+        return announced
 
     async def apply(outcome: SlaOutcome, partition: int, key: bytes | None) -> None:
         if outcome.dead_letter:
+            SLA_DEAD_LETTERS.inc()
             await dlq.send(key=key, value=outcome.dead_letter.to_json())
         if outcome.state is None:
             return
         clocks[outcome.state.ticket_id] = outcome.state.to_dict()
         indexes[partition].schedule(outcome.state.ticket_id, outcome.due)
-        for event in outcome.events:
+        for event in [*outcome.events, *announce_holiday_gaps(outcome.events)]:
             SLA_EVENTS.labels(event.event_type).inc()
             await sla_out.send(key=event.ticket_id.encode(), value=serde.encode(event))
 

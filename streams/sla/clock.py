@@ -13,9 +13,11 @@ is due. So a replay of the same changes reaches the same verdicts whenever `adva
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from schemas.catalogue import current
 from schemas.event import Event
 from streams.sla.calendar import (
     MS_PER_SECOND,
@@ -23,7 +25,7 @@ from streams.sla.calendar import (
     add_business_ms,
     business_ms_between,
 )
-from streams.sla.policy import SlaPolicy
+from streams.sla.policy import SlaPolicy, UnknownCalendar
 from streams.tickets.model import DONE
 
 FIRST_RESPONSE = "first_response"
@@ -42,9 +44,9 @@ SLA_MET = "sla.met"
 SLA_PAUSED = "sla.paused"
 SLA_RESUMED = "sla.resumed"
 SLA_BREACH_RETRACTED = "sla.breach_retracted"
+SLA_STOPPED = "sla.stopped"  # a stop after the deadline: the breach stands, the clock stops
 
 SOURCE = "sla"
-SCHEMA_VERSION = 1
 BREACH = 1.0  # the breach is the announcement at 100% of the target
 CUSTOMER_REPLIED = "ticket.customer_replied"
 # An agent's answer ends the customer's wait for a next response.
@@ -75,6 +77,9 @@ class MetricClock:
     target_seconds: int
     calendar_name: str
     policy_version: str
+    # The calendar and holiday data the clock is pinned to; None for clocks started before
+    # calendars were pinned (they are measured on the policy's calendar of that name).
+    calendar_fingerprint: str | None = None
     pauses: tuple[Pause, ...] = ()
     warned: tuple[float, ...] = ()  # warning thresholds already announced
     breached_at: int | None = None  # occurred_at of the sla.breached announced
@@ -202,7 +207,7 @@ def elapsed_business_ms(clock: MetricClock, policy: SlaPolicy, at_ms: int) -> in
 
 
 def _calendar(clock: MetricClock, policy: SlaPolicy) -> BusinessCalendar:
-    return policy.calendars[clock.calendar_name]
+    return policy.pinned_calendar(clock.calendar_name, clock.calendar_fingerprint)
 
 
 def _instant_at(clock: MetricClock, cal: BusinessCalendar, business_ms: int) -> int | None:
@@ -272,6 +277,7 @@ class _Emitter:
         *,
         threshold: float | None = None,
         reason: str | None = None,
+        outcome: str | None = None,
     ) -> tuple[MetricClock, Event]:
         """The event, and the clock with its event counter moved on (ids stay unique)."""
         state = self.state
@@ -281,12 +287,13 @@ class _Emitter:
             event_type=event_type,
             ticket_id=state.ticket_id,
             occurred_at=at,
-            schema_version=SCHEMA_VERSION,
+            schema_version=current(event_type).version,
             data={
                 "metric": clock.metric,
                 "cycle": clock.cycle,
                 "policy_version": clock.policy_version,
                 "calendar": clock.calendar_name,
+                "calendar_fingerprint": clock.calendar_fingerprint,
                 "target_seconds": clock.target_seconds,
                 "deadline": deadline_of(clock, self.policy),
                 "elapsed_business_seconds": elapsed_business_ms(clock, self.policy, at)
@@ -297,6 +304,8 @@ class _Emitter:
                 "priority": state.priority,
                 "customer_tier": state.customer_tier,
                 "category": state.category,
+                # Only sla.stopped has the field: the other schemas do not know it.
+                **({} if outcome is None else {"outcome": outcome}),
             },
             source=SOURCE,
             caused_by=caused_by,
@@ -402,6 +411,7 @@ def _replanned(clock: MetricClock, state: SlaState, policy: SlaPolicy) -> Metric
         clock,
         target_seconds=target.seconds,
         calendar_name=target.calendar_name,
+        calendar_fingerprint=target.calendar.fingerprint,
         policy_version=policy.version,
     )
 
@@ -438,6 +448,7 @@ def _started(metric: str, cycle: int, at: int, state: SlaState, policy: SlaPolic
         started_at=at,
         target_seconds=target.seconds,
         calendar_name=target.calendar_name,
+        calendar_fingerprint=target.calendar.fingerprint,
         policy_version=policy.version,
     )
 
@@ -479,7 +490,7 @@ def _stop(
     deadline = deadline_of(clock, emitter.policy)
     assert deadline is not None  # every pause is closed at the stop
     if stopped_at > deadline:
-        return _stopped_late(emitter, clock, deadline)
+        return _stopped_late(emitter, clock, deadline, change)
     events = []
     if clock.breached_at is not None:
         # Announced live, but event time says the metric was achieved in time.
@@ -493,15 +504,22 @@ def _stop(
 
 
 def _stopped_late(
-    emitter: _Emitter, clock: MetricClock, deadline: int
+    emitter: _Emitter, clock: MetricClock, deadline: int, change: Event
 ) -> tuple[MetricClock, list[Event]]:
+    """The breach stands; ``sla.stopped`` says so and when the clock stopped, which ends the
+    breach alert and dates the stop in sla_outcomes."""
     clock = replace(clock, outcome=BREACHED)
-    if clock.breached_at is not None:
-        return clock, []  # announced when it fell due
-    # Only a stop dated later than its own change (a ticket first seen mid-way) gets here;
-    # otherwise the breach was announced before the change was applied.
-    clock, event = emitter.emit(replace(clock, breached_at=deadline), SLA_BREACHED, deadline, None)
-    return clock, [event]
+    events = []
+    if clock.breached_at is None:
+        # Announced already unless the change itself made the stop late: a ticket first seen
+        # mid-way, or a clock re-planned by the change that stops it. Otherwise the catch-up
+        # before the change announced the breach.
+        clock, event = emitter.emit(replace(clock, breached_at=deadline), SLA_BREACHED,
+                                    deadline, None)
+        events.append(event)
+    clock, event = emitter.emit(clock, SLA_STOPPED, change.occurred_at, change.caused_by,
+                                outcome=BREACHED)
+    return clock, [*events, event]
 
 
 def _pause(emitter: _Emitter, clock: MetricClock, change: Event) -> tuple[MetricClock, list[Event]]:
@@ -522,3 +540,24 @@ def _resume(
     clock, event = emitter.emit(clock, SLA_RESUMED, change.occurred_at, change.caused_by,
                                 reason=pause.reason)
     return clock, [event]
+
+
+# --- what a policy must provide ----------------------------------------------------------------
+
+
+def unservable_clocks(states: Iterable[SlaState], policy: SlaPolicy) -> dict[str, int]:
+    """Calendars that running clocks are pinned to but ``policy`` cannot provide, with how many
+    clocks need each: a worker must not start with such a policy (docs/sla.md)."""
+    needed: dict[str, int] = {}
+    for state in states:
+        for clock in state.clocks:
+            if clock.stopped:
+                continue
+            try:
+                policy.pinned_calendar(clock.calendar_name, clock.calendar_fingerprint)
+            except UnknownCalendar:
+                label = clock.calendar_name + (
+                    f" ({clock.calendar_fingerprint[:12]})" if clock.calendar_fingerprint
+                    else " (unpinned)")
+                needed[label] = needed.get(label, 0) + 1
+    return needed

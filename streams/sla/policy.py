@@ -1,20 +1,23 @@
 """SLA policy: named calendars, warning thresholds, pause rules and targets, read from YAML.
 
-The file is validated completely at load, and every problem is a `PolicyError` whose message
+The whole file is validated at load, and every problem found is a `PolicyError` whose message
 starts with the key path that is wrong (``targets.first_response.urgent.vip.target: expected
-a duration like '30m', got 'soon'``). After loading, every (metric, priority, tier) has a
-target, so lookups never fail on a valid policy. See docs/sla.md for the file format.
+a duration like '30m', got 'soon'``). Validation does not stop at the first problem: a loader
+raises one `PolicyErrors` listing them all, and `check_policy_file` returns them. After loading,
+every (metric, priority, tier) has a target, so lookups never fail on a valid policy. See
+docs/sla.md for the file format.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from itertools import product
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -33,6 +36,7 @@ from .calendar import (
     day_hours,
     time_zone,
 )
+from .holidays import HolidayDataError, HolidaySet, load_holiday_set
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
 DEFAULT_WARNING_THRESHOLDS = (0.5, 0.8)
@@ -46,6 +50,7 @@ _BUSINESS_KEYS = (
     "type",
     "timezone",
     "hours",
+    "holidays",
     "chinese_holidays",
     "makeup_workday",
     "closed",
@@ -57,6 +62,7 @@ _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _DURATION_UNITS = (86_400, 3_600, 60, 1)
 
 Key = tuple[str, str, str]  # (metric, priority, tier)
+T = TypeVar("T")
 
 
 class PolicyError(ValueError):
@@ -70,6 +76,19 @@ class PolicyError(ValueError):
         super().__init__(f"{source}: {located}" if source else located)
 
 
+class PolicyErrors(PolicyError):
+    """Every problem of one policy, in file order, one per line of the message.
+
+    ``key_path``, ``problem`` and ``source`` are the first problem's, so code written for a
+    single `PolicyError` keeps working."""
+
+    def __init__(self, errors: Sequence[PolicyError]) -> None:
+        first = errors[0]
+        super().__init__(first.key_path, first.problem, first.source)
+        self.errors = list(errors)
+        self.args = ("\n".join(str(error) for error in self.errors),)
+
+
 @dataclass(frozen=True)
 class Target:
     """How much business time a metric may take, measured on which calendar."""
@@ -80,6 +99,10 @@ class Target:
     calendar_name: str
 
 
+class UnknownCalendar(LookupError):
+    """A clock is pinned to a calendar this policy cannot provide."""
+
+
 @dataclass(frozen=True)
 class SlaPolicy:
     version: str
@@ -87,6 +110,36 @@ class SlaPolicy:
     warning_thresholds: tuple[float, ...]
     pause_on: frozenset[str]
     targets: Mapping[Key, Target] = field(hash=False)  # every combination, fallbacks resolved
+    # Calendars by fingerprint that running clocks may be pinned to: this policy's own, plus
+    # those of earlier policies and holiday data (`with_pinned`).
+    pinned: Mapping[str, BusinessCalendar] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        own = {cal.fingerprint: cal for cal in self.calendars.values()}
+        object.__setattr__(self, "pinned", MappingProxyType({**self.pinned, **own}))
+
+    def with_pinned(self, calendars: Mapping[str, BusinessCalendar]) -> SlaPolicy:
+        """This policy, also able to measure clocks pinned to ``calendars`` (by fingerprint)."""
+        return replace(self, pinned=MappingProxyType({**calendars, **self.pinned}))
+
+    def pinned_calendar(self, name: str, fingerprint: str | None) -> BusinessCalendar:
+        """The calendar a clock was pinned to; a clock from before pinning (no fingerprint) is
+        measured on this policy's calendar of the same name."""
+        if fingerprint is not None:
+            calendar = self.pinned.get(fingerprint)
+            if calendar is None:
+                raise UnknownCalendar(
+                    f"calendar {name!r} with fingerprint {fingerprint[:12]} is not known to "
+                    f"policy {self.version!r} nor to the calendars pinned by earlier policies"
+                )
+            return calendar
+        calendar = self.calendars.get(name)
+        if calendar is None:
+            raise UnknownCalendar(
+                f"calendar {name!r} (of a clock started before calendars were pinned) is not "
+                f"defined in policy {self.version!r}; defined: {_list(self.calendars)}"
+            )
+        return calendar
 
     def target_for(self, metric: str, priority: str, tier: str) -> Target:
         for value, allowed, what in (
@@ -108,40 +161,30 @@ def load_default_policy() -> SlaPolicy:
 
 
 def load_policy(path: str | Path) -> SlaPolicy:
-    """Read and validate a policy file; every problem is a PolicyError naming the file."""
+    """Read and validate a policy file; raises `PolicyErrors`, each error naming the file."""
+    return _valid(check_policy_file(path))
+
+
+def check_policy_file(path: str | Path) -> tuple[SlaPolicy | None, list[PolicyError]]:
+    """Read and validate a policy file without raising: the policy and no errors, or None and
+    every problem (each naming the file). Holiday files are found from the file's folder."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise PolicyError("", f"cannot read policy file: {exc.strerror}", str(path)) from exc
-    try:
-        return parse_policy(text)
-    except PolicyError as exc:
-        raise PolicyError(exc.key_path, exc.problem, str(path)) from None
+        return None, [PolicyError("", f"cannot read policy file: {exc.strerror}", str(path))]
+    policy, errors = _check_text(text, Path(path).parent)
+    return policy, [PolicyError(error.key_path, error.problem, str(path)) for error in errors]
 
 
-def parse_policy(text: str) -> SlaPolicy:
-    """Validate a policy given as YAML text."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError("", f"not valid YAML: {exc}") from None
-    return policy_from_mapping(raw)
+def parse_policy(text: str, base_dir: str | Path | None = None) -> SlaPolicy:
+    """Validate a policy given as YAML text; holiday file paths are relative to ``base_dir``
+    (default: the current directory)."""
+    return _valid(_check_text(text, _base(base_dir)))
 
 
-def policy_from_mapping(raw: Any) -> SlaPolicy:
+def policy_from_mapping(raw: Any, base_dir: str | Path | None = None) -> SlaPolicy:
     """Validate a policy already parsed into plain dicts and lists."""
-    doc = _mapping(raw, "")
-    _check_keys(doc, "", allowed=_TOP_LEVEL_KEYS, required=("version", "calendars", "targets"))
-    calendars = _calendars(doc["calendars"], "calendars")
-    return SlaPolicy(
-        version=_version(doc["version"], "version"),
-        calendars=MappingProxyType(calendars),
-        warning_thresholds=_thresholds(
-            doc.get("warning_thresholds", list(DEFAULT_WARNING_THRESHOLDS)), "warning_thresholds"
-        ),
-        pause_on=_pause_on(doc.get("pause_on", list(DEFAULT_PAUSE_ON)), "pause_on"),
-        targets=MappingProxyType(_targets(doc["targets"], calendars, "targets")),
-    )
+    return _valid(_check_mapping(raw, _base(base_dir)))
 
 
 def parse_duration(text: Any, path: str = "duration") -> int:
@@ -157,7 +200,101 @@ def parse_duration(text: Any, path: str = "duration") -> int:
     return seconds
 
 
+Checked = tuple[SlaPolicy | None, list[PolicyError]]
+
+
+def _valid(checked: Checked) -> SlaPolicy:
+    policy, errors = checked
+    if policy is None:
+        raise PolicyErrors(errors)
+    return policy
+
+
+def _base(base_dir: str | Path | None) -> Path:
+    return Path.cwd() if base_dir is None else Path(base_dir)
+
+
+def _check_text(text: str, base_dir: Path) -> Checked:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return None, [PolicyError("", f"not valid YAML: {exc}")]
+    return _check_mapping(raw, base_dir)
+
+
+def _check_mapping(raw: Any, base_dir: Path) -> Checked:
+    problems = _Problems()
+    return _policy(problems, raw, base_dir), problems.errors
+
+
+# --- collecting problems -------------------------------------------------------------------
+
+
+class _Problems:
+    """Every problem found so far. Section readers record a problem and carry on with the
+    rest, returning what they could read; a part is only used to build the policy (or a
+    calendar, or a target) when nothing was recorded while reading it (`clean_since`).
+    Small validators just raise a PolicyError; `check` records it."""
+
+    def __init__(self) -> None:
+        self.errors: list[PolicyError] = []
+
+    def add(self, key_path: str, problem: str) -> None:
+        self.errors.append(PolicyError(key_path, problem))
+
+    def check(self, validate: Callable[..., T], *args: Any) -> T | None:
+        """``validate(*args)``, or None once the PolicyError it raised is recorded."""
+        try:
+            return validate(*args)
+        except PolicyError as exc:
+            self.errors.append(exc)
+            return None
+
+    def mark(self) -> int:
+        return len(self.errors)
+
+    def clean_since(self, mark: int) -> bool:
+        return len(self.errors) == mark
+
+
+# A calendar by name, or None for one whose definition has problems: those are reported where
+# the calendar is defined, not again at every target that names it.
+Calendars = Mapping[str, BusinessCalendar | None]
+
+
 # --- sections ------------------------------------------------------------------------------
+
+
+def _policy(problems: _Problems, raw: Any, base_dir: Path) -> SlaPolicy | None:
+    doc = problems.check(_mapping, raw, "")
+    if doc is None:
+        return None
+    required = ("version", "calendars", "targets")
+    _check_keys(problems, doc, "", allowed=_TOP_LEVEL_KEYS, required=required)
+    version = problems.check(_version, doc["version"], "version") if "version" in doc else None
+    # Without a readable calendars section no target's calendar can be checked: None skips it.
+    calendars = (
+        _calendars(problems, doc["calendars"], "calendars", base_dir)
+        if "calendars" in doc
+        else None
+    )
+    thresholds = _thresholds(
+        problems, doc.get("warning_thresholds", list(DEFAULT_WARNING_THRESHOLDS)),
+        "warning_thresholds",
+    )
+    pause_on = _pause_on(problems, doc.get("pause_on", list(DEFAULT_PAUSE_ON)), "pause_on")
+    targets = _targets(problems, doc["targets"], calendars, "targets") if "targets" in doc else {}
+    if problems.errors or version is None or calendars is None:
+        return None
+    return SlaPolicy(
+        version=version,
+        calendars=MappingProxyType(
+            {name: cal for name, cal in calendars.items() if cal is not None}
+        ),
+        warning_thresholds=thresholds,
+        pause_on=pause_on,
+        targets=MappingProxyType(targets),
+    )
 
 
 def _version(raw: Any, path: str) -> str:
@@ -170,194 +307,301 @@ def _version(raw: Any, path: str) -> str:
     return raw
 
 
-def _calendars(raw: Any, path: str) -> dict[str, BusinessCalendar]:
-    section = _mapping(raw, path)
+def _calendars(problems: _Problems, raw: Any, path: str, base_dir: Path) -> Calendars | None:
+    section = problems.check(_mapping, raw, path)
+    if section is None:
+        return None
     if not section:
-        raise PolicyError(path, "define at least one calendar")
+        problems.add(path, "define at least one calendar")
+        return None
     calendars = {}
     for name, spec in section.items():
         here = _join(path, name)
         if not isinstance(name, str):
-            raise PolicyError(here, f"calendar names must be strings, got {name!r}")
-        calendars[name] = _calendar(name, _mapping(spec, here), here)
+            problems.add(here, f"calendar names must be strings, got {name!r}")
+            continue
+        calendars[name] = _calendar(problems, name, spec, here, base_dir)
     return calendars
 
 
-def _calendar(name: str, spec: Mapping[str, Any], path: str) -> BusinessCalendar:
+def _calendar(
+    problems: _Problems, name: str, raw: Any, path: str, base_dir: Path
+) -> BusinessCalendar | None:
+    spec = problems.check(_mapping, raw, path)
+    if spec is None:
+        return None
     kind = spec.get("type")
     if kind == "always_open":
-        _check_keys(spec, path, allowed=_ALWAYS_OPEN_KEYS)
-        return always_open(name)
+        clean = _check_keys(problems, spec, path, allowed=_ALWAYS_OPEN_KEYS)
+        return always_open(name) if clean else None
     if kind == "business":
-        _check_keys(spec, path, allowed=_BUSINESS_KEYS, required=("hours",))
-        return _business_calendar(name, spec, path)
-    raise PolicyError(_join(path, "type"), f"expected 'business' or 'always_open', got {kind!r}")
+        return _business_calendar(problems, name, spec, path, base_dir)
+    problems.add(_join(path, "type"), f"expected 'business' or 'always_open', got {kind!r}")
+    return None
 
 
-def _business_calendar(name: str, spec: Mapping[str, Any], path: str) -> BusinessCalendar:
-    weekly = _weekly_hours(spec["hours"], _join(path, "hours"))
-    opens = _open_overrides(spec.get("open", {}), _join(path, "open"))
-    closed = _closed_dates(spec.get("closed", []), _join(path, "closed"))
-    if not any(weekly.values()) and not opens:
-        raise PolicyError(
+def _business_calendar(
+    problems: _Problems, name: str, spec: Mapping[str, Any], path: str, base_dir: Path
+) -> BusinessCalendar | None:
+    start = problems.mark()
+    _check_keys(problems, spec, path, allowed=_BUSINESS_KEYS, required=("hours",))
+    hours_start = problems.mark()
+    weekly = _weekly_hours(problems, spec.get("hours", {}), _join(path, "hours"))
+    # Only hours read without problems can be "no hours": a bad interval is reported once.
+    hours_read = "hours" in spec and problems.clean_since(hours_start)
+    opens = _open_overrides(problems, spec.get("open", {}), _join(path, "open"))
+    closed = _closed_dates(problems, spec.get("closed", []), _join(path, "closed"))
+    if hours_read and not any(weekly.values()) and not spec.get("open"):
+        problems.add(
             _join(path, "hours"), "a business calendar needs opening hours on some weekday"
         )
     for day in opens:
         if day in closed:
-            raise PolicyError(_join(_join(path, "open"), day), "this date is also listed as closed")
+            problems.add(_join(_join(path, "open"), day), "this date is also listed as closed")
     makeup = spec.get("makeup_workday")
+    makeup_hours = (
+        None if makeup is None else _day_hours(problems, makeup, _join(path, "makeup_workday"))
+    )
     missing_data = spec.get("holiday_data_missing", "error")
     if missing_data not in ("error", "weekly_hours"):
-        raise PolicyError(
+        problems.add(
             _join(path, "holiday_data_missing"),
             f"expected 'error' or 'weekly_hours', got {missing_data!r}",
         )
+    timezone = problems.check(
+        _timezone, spec.get("timezone", DEFAULT_TIMEZONE), _join(path, "timezone")
+    )
+    holidays = _holiday_set(problems, spec, path, base_dir)
+    if not problems.clean_since(start) or timezone is None:
+        return None
     try:
         return business_calendar(
             name,
             weekly,
-            timezone=_timezone(spec.get("timezone", DEFAULT_TIMEZONE), _join(path, "timezone")),
-            chinese_holidays=_bool(
-                spec.get("chinese_holidays", False), _join(path, "chinese_holidays")
-            ),
-            makeup_workday_hours=None
-            if makeup is None
-            else _day_hours(makeup, _join(path, "makeup_workday")),
+            timezone=timezone,
+            holidays=holidays,
+            makeup_workday_hours=makeup_hours,
             closed_dates=closed,
             open_dates=opens,
             holiday_data_missing=missing_data,
         )
     except CalendarError as exc:  # every part was checked above; kept so nothing escapes bare
+        problems.add(path, str(exc))
+        return None
+
+
+def _holiday_set(
+    problems: _Problems, spec: Mapping[str, Any], path: str, base_dir: Path
+) -> HolidaySet | None:
+    """``holidays: <packaged set or file>``, or ``chinese_holidays: true``, short for
+    ``holidays: cn``."""
+    here = _join(path, "holidays")
+    if "holidays" in spec and "chinese_holidays" in spec:
+        problems.add(
+            here, "give holidays or chinese_holidays (short for holidays: cn), not both"
+        )
+        return None
+    if "chinese_holidays" in spec:
+        shorthand = problems.check(_bool, spec["chinese_holidays"], _join(path, "chinese_holidays"))
+        return problems.check(_holidays, "cn", base_dir, here) if shorthand else None
+    if "holidays" in spec:
+        return problems.check(_holidays, spec["holidays"], base_dir, here)
+    return None
+
+
+def _holidays(ref: Any, base_dir: Path, path: str) -> HolidaySet:
+    if not isinstance(ref, str) or not ref.strip():
+        raise PolicyError(
+            path, f"expected a packaged holiday set like 'cn' or a file path, got {ref!r}"
+        )
+    try:
+        return load_holiday_set(ref, base_dir)
+    except HolidayDataError as exc:
         raise PolicyError(path, str(exc)) from None
 
 
-def _weekly_hours(raw: Any, path: str) -> dict[str, DayHours]:
-    section = _mapping(raw, path)
-    _check_keys(section, path, allowed=WEEKDAY_NAMES)
-    return {day: _day_hours(section[day], _join(path, day)) for day in section}
+def _weekly_hours(problems: _Problems, raw: Any, path: str) -> dict[str, DayHours]:
+    section = problems.check(_mapping, raw, path) or {}
+    _check_keys(problems, section, path, allowed=WEEKDAY_NAMES)
+    return {
+        day: _day_hours(problems, hours, _join(path, day))
+        for day, hours in section.items()
+        if day in WEEKDAY_NAMES
+    }
 
 
-def _day_hours(raw: Any, path: str) -> DayHours:
+def _day_hours(problems: _Problems, raw: Any, path: str) -> DayHours:
     if raw is None:
         return ()  # `sat:` with nothing after it reads as closed
-    items = _list_of(raw, path)
-    intervals = []
-    for index, item in enumerate(items):
-        if not isinstance(item, str):
-            raise PolicyError(f"{path}[{index}]", f"expected '09:00-12:00', got {item!r}")
-        try:
-            intervals.append(DayInterval.parse(item))
-        except CalendarError as exc:
-            raise PolicyError(f"{path}[{index}]", str(exc)) from None
+    items = problems.check(_list_of, raw, path) or []
+    intervals = [
+        interval
+        for index, item in enumerate(items)
+        if (interval := problems.check(_interval, item, f"{path}[{index}]")) is not None
+    ]
+    if len(intervals) < len(items):
+        return ()  # a bad interval is reported; the day's overlap check would only repeat it
     try:
         return day_hours(intervals)
+    except CalendarError as exc:
+        problems.add(path, str(exc))
+        return ()
+
+
+def _interval(raw: Any, path: str) -> DayInterval:
+    if not isinstance(raw, str):
+        raise PolicyError(path, f"expected '09:00-12:00', got {raw!r}")
+    try:
+        return DayInterval.parse(raw)
     except CalendarError as exc:
         raise PolicyError(path, str(exc)) from None
 
 
-def _closed_dates(raw: Any, path: str) -> list[date]:
-    return [_date(item, f"{path}[{i}]") for i, item in enumerate(_list_of(raw, path))]
+def _closed_dates(problems: _Problems, raw: Any, path: str) -> list[date]:
+    items = problems.check(_list_of, raw, path) or []
+    dates = (problems.check(_date, item, f"{path}[{i}]") for i, item in enumerate(items))
+    return [day for day in dates if day is not None]
 
 
-def _open_overrides(raw: Any, path: str) -> dict[date, DayHours]:
-    section = _mapping(raw, path)
-    return {
-        _date(key, _join(path, key)): _day_hours(value, _join(path, key))
-        for key, value in section.items()
-    }
+def _open_overrides(problems: _Problems, raw: Any, path: str) -> dict[date, DayHours]:
+    section = problems.check(_mapping, raw, path) or {}
+    opens = {}
+    for key, value in section.items():
+        day = problems.check(_date, key, _join(path, key))
+        hours = _day_hours(problems, value, _join(path, key))
+        if day is not None:
+            opens[day] = hours
+    return opens
 
 
-def _thresholds(raw: Any, path: str) -> tuple[float, ...]:
-    values = []
-    for index, item in enumerate(_list_of(raw, path)):
+def _thresholds(problems: _Problems, raw: Any, path: str) -> tuple[float, ...]:
+    values: list[float] = []
+    for index, item in enumerate(problems.check(_list_of, raw, path) or []):
         here = f"{path}[{index}]"
         if isinstance(item, bool) or not isinstance(item, int | float) or not 0 < item < 1:
-            raise PolicyError(here, f"expected a fraction between 0 and 1, got {item!r}")
-        if values and item <= values[-1]:
-            raise PolicyError(here, f"thresholds must ascend, got {item!r} after {values[-1]!r}")
-        values.append(float(item))
+            problems.add(here, f"expected a fraction between 0 and 1, got {item!r}")
+        elif values and item <= values[-1]:
+            problems.add(here, f"thresholds must ascend, got {item!r} after {values[-1]!r}")
+        else:
+            values.append(float(item))
     return tuple(values)
 
 
-def _pause_on(raw: Any, path: str) -> frozenset[str]:
-    statuses = _list_of(raw, path)
+def _pause_on(problems: _Problems, raw: Any, path: str) -> frozenset[str]:
+    statuses = problems.check(_list_of, raw, path) or []
     for index, status in enumerate(statuses):
         if status not in PAUSABLE_STATUSES:
-            raise PolicyError(
+            problems.add(
                 f"{path}[{index}]",
                 f"expected one of {_list(PAUSABLE_STATUSES)}, got {status!r}",
             )
-    return frozenset(statuses)
+    return frozenset(status for status in statuses if status in PAUSABLE_STATUSES)
 
 
 # --- targets -------------------------------------------------------------------------------
 
+# {(priority or 'default', tier or 'default'): target} as written; None marks an entry with
+# problems, which still counts as written so the combinations it covers are not also reported
+# as having no target.
+Table = dict[tuple[str, str], Target | None]
 
-def _targets(raw: Any, calendars: Mapping[str, BusinessCalendar], path: str) -> dict[Key, Target]:
-    section = _mapping(raw, path)
-    _check_keys(section, path, allowed=SLA_METRICS, required=SLA_METRICS)
+
+def _targets(
+    problems: _Problems, raw: Any, calendars: Calendars | None, path: str
+) -> dict[Key, Target]:
+    section = problems.check(_mapping, raw, path) or {}
+    _check_keys(problems, section, path, allowed=SLA_METRICS, required=SLA_METRICS)
     resolved = {}
     for metric in SLA_METRICS:
+        if metric not in section:
+            continue
         metric_path = _join(path, metric)
-        table = _target_table(section[metric], calendars, metric_path)
-        for priority in PRIORITIES:
-            for tier in TIERS:
-                seconds, calendar_name = _pick(table, priority, tier, metric_path)
-                resolved[(metric, priority, tier)] = Target(
-                    metric, seconds, calendars[calendar_name], calendar_name
+        table = _target_table(problems, section[metric], metric, calendars, metric_path)
+        for priority, tier in product(PRIORITIES, TIERS):
+            candidates = _candidates(priority, tier)
+            written = next((c for c in candidates if c in table), None)
+            if written is None:
+                tried = ", ".join(f"{metric_path}.{p}.{t}" for p, t in candidates)
+                problems.add(
+                    _join(_join(metric_path, priority), tier),
+                    f"no target for priority {priority!r} and tier {tier!r}; "
+                    f"define one of {tried}",
                 )
+            elif (target := table[written]) is not None:
+                resolved[(metric, priority, tier)] = target
     return resolved
 
 
-def _target_table(
-    raw: Any, calendars: Mapping[str, BusinessCalendar], path: str
-) -> dict[tuple[str, str], tuple[int, str]]:
-    """{(priority or 'default', tier or 'default'): (seconds, calendar name)} as written.
+def _candidates(priority: str, tier: str) -> tuple[tuple[str, str], ...]:
+    # The priority outranks the tier: an urgent ticket is urgent whoever the customer is.
+    return ((priority, tier), (priority, FALLBACK), (FALLBACK, tier), (FALLBACK, FALLBACK))
 
-    A priority maps either to one target for all its tiers or to targets per tier."""
-    table = {}
-    by_priority = _mapping(raw, path)
-    _check_keys(by_priority, path, allowed=(*PRIORITIES, FALLBACK))
-    for priority, entry in by_priority.items():
-        priority_path = _join(path, priority)
-        entry = _mapping(entry, priority_path)
-        if "target" in entry or "calendar" in entry:  # one target for every tier
-            table[(priority, FALLBACK)] = _target(entry, calendars, priority_path)
+
+def _target_table(
+    problems: _Problems, raw: Any, metric: str, calendars: Calendars | None, path: str
+) -> Table:
+    """A priority maps either to one target for all its tiers or to targets per tier."""
+    by_priority = problems.check(_mapping, raw, path)
+    if by_priority is None:
+        return {(FALLBACK, FALLBACK): None}  # the metric is reported; not its 12 combinations
+    _check_keys(problems, by_priority, path, allowed=(*PRIORITIES, FALLBACK))
+    table: Table = {}
+    for priority, raw_entry in by_priority.items():
+        if priority not in (*PRIORITIES, FALLBACK):
             continue
-        _check_keys(entry, priority_path, allowed=(*TIERS, FALLBACK))
-        for tier, leaf in entry.items():
-            tier_path = _join(priority_path, tier)
-            table[(priority, tier)] = _target(_mapping(leaf, tier_path), calendars, tier_path)
+        priority_path = _join(path, priority)
+        entry = problems.check(_mapping, raw_entry, priority_path)
+        if entry is None:
+            table[(priority, FALLBACK)] = None
+        elif "target" in entry or "calendar" in entry:  # one target for every tier
+            table[(priority, FALLBACK)] = _target(problems, entry, metric, calendars, priority_path)
+        else:
+            _check_keys(problems, entry, priority_path, allowed=(*TIERS, FALLBACK))
+            for tier, raw_leaf in entry.items():
+                if tier not in (*TIERS, FALLBACK):
+                    continue
+                tier_path = _join(priority_path, tier)
+                leaf = problems.check(_mapping, raw_leaf, tier_path)
+                table[(priority, tier)] = (
+                    None if leaf is None else _target(problems, leaf, metric, calendars, tier_path)
+                )
     return table
 
 
 def _target(
-    leaf: Mapping[str, Any], calendars: Mapping[str, BusinessCalendar], path: str
-) -> tuple[int, str]:
-    _check_keys(leaf, path, allowed=_TARGET_KEYS, required=_TARGET_KEYS)
-    seconds = parse_duration(leaf["target"], _join(path, "target"))
-    calendar_name = leaf["calendar"]
-    if calendar_name not in calendars:
-        raise PolicyError(
-            _join(path, "calendar"),
-            f"unknown calendar {calendar_name!r}; defined: {_list(calendars)}",
-        )
-    return seconds, calendar_name
-
-
-def _pick(
-    table: Mapping[tuple[str, str], tuple[int, str]], priority: str, tier: str, path: str
-) -> tuple[int, str]:
-    # The priority outranks the tier: an urgent ticket is urgent whoever the customer is.
-    candidates = ((priority, tier), (priority, FALLBACK), (FALLBACK, tier), (FALLBACK, FALLBACK))
-    for candidate in candidates:
-        if candidate in table:
-            return table[candidate]
-    tried = ", ".join(f"{path}.{p}.{t}" for p, t in candidates)
-    raise PolicyError(
-        _join(_join(path, priority), tier),
-        f"no target for priority {priority!r} and tier {tier!r}; define one of {tried}",
+    problems: _Problems,
+    leaf: Mapping[str, Any],
+    metric: str,
+    calendars: Calendars | None,
+    path: str,
+) -> Target | None:
+    start = problems.mark()
+    _check_keys(problems, leaf, path, allowed=_TARGET_KEYS, required=_TARGET_KEYS)
+    seconds = (
+        problems.check(parse_duration, leaf["target"], _join(path, "target"))
+        if "target" in leaf
+        else None
     )
+    name = leaf.get("calendar")
+    calendar = (
+        _target_calendar(problems, name, calendars, _join(path, "calendar"))
+        if "calendar" in leaf
+        else None
+    )
+    if not problems.clean_since(start) or seconds is None or calendar is None:
+        return None
+    return Target(metric, seconds, calendar, name)
+
+
+def _target_calendar(
+    problems: _Problems, name: Any, calendars: Calendars | None, path: str
+) -> BusinessCalendar | None:
+    if calendars is None:
+        return None  # the calendars section itself has problems, reported there
+    if not isinstance(name, str) or name not in calendars:
+        problems.add(path, f"unknown calendar {name!r}; defined: {_list(calendars)}")
+        return None
+    return calendars[name]  # None for a calendar with problems, reported where it is defined
 
 
 # --- small validators ----------------------------------------------------------------------
@@ -376,14 +620,21 @@ def _list_of(raw: Any, path: str) -> list[Any]:
 
 
 def _check_keys(
-    section: Mapping[Any, Any], path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
-) -> None:
+    problems: _Problems,
+    section: Mapping[Any, Any],
+    path: str,
+    allowed: tuple[str, ...],
+    required: tuple[str, ...] = (),
+) -> bool:
+    """Record every unknown and every missing key; True when there are none."""
+    start = problems.mark()
     for key in section:
         if key not in allowed:
-            raise PolicyError(_join(path, key), f"unknown key; expected one of {_list(allowed)}")
+            problems.add(_join(path, key), f"unknown key; expected one of {_list(allowed)}")
     for key in required:
         if key not in section:
-            raise PolicyError(_join(path, key), "missing")
+            problems.add(_join(path, key), "missing")
+    return problems.clean_since(start)
 
 
 def _bool(raw: Any, path: str) -> bool:
