@@ -106,7 +106,8 @@ def _insert_sla_outcomes(client: Client, tickets: int) -> None:
                    AS outcome,
                now() AS updated_at, toUInt64(number) AS updated_ms, 'service' AS team,
                'normal' AS priority, 'regular' AS customer_tier, 'logistics' AS category,
-               concat('S', toString(number)) AS last_event_id
+               concat('S', toString(number)) AS last_event_id,
+               'bench-calendar' AS calendar_fingerprint
         FROM numbers({tickets * 2})""")
 
 

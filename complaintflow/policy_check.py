@@ -78,7 +78,7 @@ def _running_clocks_section(new: SlaPolicy) -> list[str]:
 
     try:
         settings = load_settings()
-        rows = run_query(clickhouse_client(settings), "running_clocks_by_calendar")
+        rows = run_query(clickhouse_client(settings), "operations/running_clocks_by_calendar")
         pinned = read_pinned_calendars(settings.kafka_bootstrap)
     except ConfigError as exc:
         return [f"进行中的时钟：未连接到运行中的系统，跳过（{exc}）"]

@@ -34,7 +34,7 @@ VERDICT_NAMES = {VERDICT_MET: "达标", VERDICT_BREACHED: "违约", VERDICT_OPEN
 
 def archived_events(client: Executor) -> Iterator[list[Event]]:
     """The archive's input events, ticket by ticket, in log order."""
-    rows = client.execute_iter(load_query("archive_in_log_order"))
+    rows = client.execute_iter(load_query("operations/archive_in_log_order"))
     for _, ticket_rows in groupby(rows, key=lambda row: row[0]):
         yield [Event(event_id=event_id, event_type=event_type, ticket_id=ticket_id,
                      occurred_at=occurred_at, schema_version=version, source=source,
@@ -46,7 +46,7 @@ def archived_events(client: Executor) -> Iterator[list[Event]]:
 def recompute(client: Executor, policy: SlaPolicy, as_of_ms: int) -> Comparison:
     contracted = {(row["ticket_id"], row["metric"], int(row["cycle"])):
                   contracted_verdict(row["outcome"])
-                  for row in run_query(client, "sla_contracted_outcomes")}
+                  for row in run_query(client, "operations/sla_contracted_outcomes")}
     recomputed: dict[tuple[str, str, int], str] = {}
     for events in archived_events(client):
         state = replay_ticket(events, policy)

@@ -17,7 +17,14 @@ def load_query(name: str) -> str:
 
 
 def query_names() -> list[str]:
+    """The report's queries (the dashboards' and the benchmark's too)."""
     return sorted(path.stem for path in QUERIES_DIR.glob("*.sql"))
+
+
+def operation_query_names() -> list[str]:
+    """Queries of operator commands (`sla recompute`, `policy check`): whole-table reads,
+    not report queries, so no benchmark times them."""
+    return sorted(f"operations/{path.stem}" for path in (QUERIES_DIR / "operations").glob("*.sql"))
 
 
 def run_query(client: Executor, name: str) -> list[dict[str, Any]]:

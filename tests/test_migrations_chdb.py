@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from projections.migrate import MigrationError, discover, migrate, split_statements
-from projections.report import format_report, kpi_report, query_names, run_query
+from projections.report import (
+    format_report,
+    kpi_report,
+    operation_query_names,
+    query_names,
+    run_query,
+)
 from projections.rows import (
     COMPLAINT_EVENTS,
     DEAD_LETTERS,
@@ -214,7 +220,7 @@ def loaded(migrated: ChdbExecutor) -> ChdbExecutor:
     return migrated
 
 
-@pytest.mark.parametrize("name", query_names())
+@pytest.mark.parametrize("name", query_names() + operation_query_names())
 def test_every_report_query_runs(loaded: ChdbExecutor, name: str) -> None:
     assert isinstance(run_query(loaded, name), list)
 

@@ -21,7 +21,9 @@ def test_intake_example_is_a_valid_event():
 
 def test_every_command_in_the_table_exists():
     documented = set(re.findall(r"`complaintflow (\w+)", README))
-    required_arguments = {"stack": ["status"], "send": ["events.jsonl"]}
+    required_arguments = {"stack": ["status"], "send": ["events.jsonl"],
+                          "policy": ["check", "policy.yaml"],
+                          "sla": ["recompute", "--as-of-policy", "policy.yaml"]}
     assert {"stack", "demo", "send", "report"} <= documented
     for name in documented:
         args = build_parser().parse_args([name, *required_arguments.get(name, [])])

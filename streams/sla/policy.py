@@ -125,21 +125,16 @@ class SlaPolicy:
     def pinned_calendar(self, name: str, fingerprint: str | None) -> BusinessCalendar:
         """The calendar a clock was pinned to; a clock from before pinning (no fingerprint) is
         measured on this policy's calendar of the same name."""
-        if fingerprint is not None:
-            calendar = self.pinned.get(fingerprint)
-            if calendar is None:
-                raise UnknownCalendar(
-                    f"calendar {name!r} with fingerprint {fingerprint[:12]} is not known to "
-                    f"policy {self.version!r} nor to the calendars pinned by earlier policies"
-                )
+        calendar = (self.calendars.get(name) if fingerprint is None
+                    else self.pinned.get(fingerprint))
+        if calendar is not None:
             return calendar
-        calendar = self.calendars.get(name)
-        if calendar is None:
-            raise UnknownCalendar(
-                f"calendar {name!r} (of a clock started before calendars were pinned) is not "
-                f"defined in policy {self.version!r}; defined: {_list(self.calendars)}"
-            )
-        return calendar
+        which = ("(of a clock started before calendars were pinned)" if fingerprint is None
+                 else f"with fingerprint {fingerprint[:12]}")
+        raise UnknownCalendar(
+            f"calendar {name!r} {which} is not known to policy {self.version!r} (calendars: "
+            f"{_list(self.calendars)}) nor to the calendars pinned by earlier policies"
+        )
 
     def target_for(self, metric: str, priority: str, tier: str) -> Target:
         for value, allowed, what in (
