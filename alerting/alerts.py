@@ -19,21 +19,27 @@ for an alert that fired (most tickets meet their targets, and their `sla.met` re
 
 How a firing alert ends: a clock stops with an event that resolves what it fired
 (`sla.met`, `sla.stopped`, or `sla.breach_retracted` then `sla.met`), so a firing alert is
-posted once, with an `endsAt` far ahead: `FIRING_BACKSTOP_MS` after its event, a bound only
-for a clock that never stops (a ticket left open). Without an `endsAt`, Alertmanager would
-resolve the alert after its `resolve_timeout` (5 min) unless it were posted again. Posting
-every active alert again each minute with a short `endsAt`, as Prometheus does, was not
-chosen: what the bridge remembers is not durable, so a bridge down for longer than that
-`endsAt` would let its alerts resolve falsely and could never fire them again (their events
-lie behind its committed offsets); and each instance of the consumer group would have to
-re-post only its own partitions' alerts. With a far `endsAt` the alerts live in Alertmanager,
-which a restarted bridge reads back. The cost: Alertmanager holds alerts in memory only, so
-after a restart it lacks those that were firing (no repeat notifications) until they resolve.
+posted once, with an `endsAt` far ahead: `FIRING_BACKSTOP_MS` after its event (or after its
+announcement, when that came later), a bound only for a clock that never stops (a ticket left
+open). Without an `endsAt`, Alertmanager would resolve the alert after its `resolve_timeout`
+(5 min) unless it were posted again. Posting every active alert again each minute with a
+short `endsAt`, as Prometheus does, was not chosen: what the bridge remembers is not durable,
+so a bridge down for longer than that `endsAt` would let its alerts resolve falsely and could
+never fire them again (their events lie behind its committed offsets); and each instance of
+the consumer group would have to re-post only its own partitions' alerts. With a far `endsAt`
+the alerts live in Alertmanager, which a restarted bridge reads back. The cost: Alertmanager
+holds alerts in memory only, so after a restart it lacks those that were firing (no repeat
+notifications) until they resolve.
 
-An event read more than `REPLAY_HORIZON_MS` after it happened comes from an old stretch of
-the log (a replay, a new consumer group, a bridge far behind) whose clocks have most likely
-stopped since: it fires no alert, while resolutions still go to the alerts that fired. So a
-breach older than that whose ticket is still open is not fired by a new consumer group.
+A record read more than `REPLAY_HORIZON_MS` after it was announced (its Kafka timestamp:
+when the SLA worker produced it) comes from an old stretch of the log (a replay, a new consumer
+group, a bridge far behind) whose clocks have most likely stopped since: it fires no alert,
+while resolutions still go to the alerts that fired. The horizon counts from the announcement,
+not from the event's `occurred_at`: the SLA timer dates a breach at its deadline, so a worker
+catching up after an outage announces, with fresh record timestamps, breaches dated hours ago
+whose tickets are still open, and those fire. A record without a timestamp counts from its
+event. A breach announced longer ago than the horizon whose ticket is still open is not fired
+by a new consumer group, nor by a bridge that was itself down for longer than that.
 """
 
 from __future__ import annotations
@@ -50,10 +56,12 @@ SLA_BREACHED = "SlaBreached"
 SLA_AT_RISK = "SlaAtRisk"
 SLA_ALERTNAMES = (SLA_BREACHED, SLA_AT_RISK)
 AT_RISK_THRESHOLD = 0.8  # the default policy's last warning before the breach (docs/sla.md)
-# A firing alert's endsAt, after its event: far beyond resolve_timeout, and past any breach
-# someone still acts on; it only ends the alert of a clock that never stops.
+# A firing alert's endsAt, after its event (or its later announcement): far beyond
+# resolve_timeout, and past any breach someone still acts on; it only ends the alert of a
+# clock that never stops.
 FIRING_BACKSTOP_MS = 7 * 24 * 3600 * 1000
-# An event older than this when read fires nothing: its clock has most likely stopped since.
+# A record announced longer ago than this when read fires nothing: its clock has most likely
+# stopped since.
 REPLAY_HORIZON_MS = 4 * 3600 * 1000
 
 # An alert's identity across label changes; the context labels route and group it.
@@ -61,20 +69,25 @@ IDENTITY_LABELS = ("alertname", "ticket_id", "metric", "cycle")
 CONTEXT_LABELS = ("team", "priority", "customer_tier", "category")
 
 
-def alerts_for(event: Event, now_ms: int) -> list[Alert]:
+def alerts_for(event: Event, now_ms: int, announced_ms: int | None = None) -> list[Alert]:
     """The alerts an sla.* event fires or resolves: none when it concerns no alert, nor when
-    it would fire one from an old stretch of the log (see REPLAY_HORIZON_MS)."""
+    it would fire one from an old stretch of the log (see REPLAY_HORIZON_MS).
+
+    `announced_ms` is the timestamp of the record that carried the event (ms; when the SLA
+    worker produced it); without one (None, or Kafka's -1) the event's own time stands in.
+    """
     data = event.data
+    announced = announced_at(event, announced_ms)
     match event.event_type:
-        case "sla.breached" | "sla.warning" if event.occurred_at < now_ms - REPLAY_HORIZON_MS:
+        case "sla.breached" | "sla.warning" if announced < now_ms - REPLAY_HORIZON_MS:
             return []
         case "sla.breached":
             starts_at = data.get("deadline") or event.occurred_at
             return [_firing(event, SLA_BREACHED, f"breached its {_target(data)} target",
-                            starts_at)]
+                            starts_at, announced)]
         case "sla.warning" if (data.get("threshold") or 0.0) >= AT_RISK_THRESHOLD:
             used = f"has used {data['threshold']:.0%} of its {_target(data)} target"
-            return [_firing(event, SLA_AT_RISK, used, event.occurred_at)]
+            return [_firing(event, SLA_AT_RISK, used, event.occurred_at, announced)]
         case "sla.stopped":
             late = (f"stopped after {human_duration(data['elapsed_business_seconds'])}, "
                     f"past its {_target(data)} target")
@@ -85,6 +98,11 @@ def alerts_for(event: Event, now_ms: int) -> list[Alert]:
         case "sla.met":
             return [_resolved(event, SLA_AT_RISK, f"met its {_target(data)} target", now_ms)]
     return []
+
+
+def announced_at(event: Event, announced_ms: int | None) -> int:
+    """When the event was announced: its record's timestamp, else (none, or -1) its own time."""
+    return event.occurred_at if announced_ms is None or announced_ms < 0 else announced_ms
 
 
 def severity(alertname: str, priority: str | None, customer_tier: str | None) -> str:
@@ -102,13 +120,15 @@ def labels_for(event: Event, alertname: str) -> dict[str, str]:
     return {name: str(value) for name, value in labels.items() if value not in (None, "")}
 
 
-def _firing(event: Event, alertname: str, what: str, starts_at_ms: int) -> Alert:
-    # The backstop counts from the event, not from startsAt: a breach that a reclassification
-    # dated long after its deadline still fires.
+def _firing(event: Event, alertname: str, what: str, starts_at_ms: int,
+            announced_ms: int) -> Alert:
+    # The backstop counts from the event or, later, its announcement, not from startsAt: a
+    # breach that a reclassification dated long after its deadline, or one that a worker
+    # announced long after it (catching up after an outage), still fires.
     return {"labels": labels_for(event, alertname),
             "annotations": _annotations(event, what),
             "startsAt": rfc3339(starts_at_ms),
-            "endsAt": rfc3339(event.occurred_at + FIRING_BACKSTOP_MS)}
+            "endsAt": rfc3339(max(event.occurred_at, announced_ms) + FIRING_BACKSTOP_MS)}
 
 
 def _resolved(event: Event, alertname: str, what: str, now_ms: int) -> Alert:

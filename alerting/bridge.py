@@ -1,9 +1,11 @@
 """The alert bridge: `complaints.sla` → Alertmanager's `POST /api/v2/alerts`, at least once.
 
-Loop: poll, map each sla.* event to its alerts (alerting.alerts), post the batch, and commit
-the offsets only once Alertmanager accepted it. When Alertmanager cannot be reached the consumer
-rewinds to its committed offsets and backs off, so the same events are posted again later; a
-re-posted alert has the same labels, and Alertmanager notifies about it once.
+Loop: poll, map each sla.* event to its alerts (alerting.alerts; the record's timestamp says
+when the event was announced, which decides whether it may still fire), post the batch, and
+commit the offsets only once Alertmanager accepted it. When Alertmanager cannot be reached the
+consumer rewinds to its committed offsets and backs off, so the same events are posted again
+later; a re-posted alert has the same labels (and, from the same record, the same times), and
+Alertmanager notifies about it once.
 
 Alerts that Alertmanager refuses (HTTP 4xx) are logged, counted and skipped: posting the same
 alerts again cannot succeed, and holding them would stop every later notification.
@@ -123,7 +125,7 @@ class BridgeStats:
 
 
 def consumer_for(bootstrap: str, group_id: str) -> KafkaConsumer:
-    # A new group replays the topic; what it reads long after it happened fires nothing.
+    # A new group replays the topic; what it reads long after it was announced fires nothing.
     return committing_consumer(bootstrap, [topics.SLA.name], group_id)
 
 
@@ -175,7 +177,9 @@ class AlertBridge:
             UNDECODABLE.inc()
             self._stats.undecodable += 1
             return []
-        return alerts_for(event, now_ms)
+        # The record's timestamp (CreateTime: when the SLA worker produced it; -1 when unknown)
+        # dates the announcement; a breach dated at its deadline may be announced much later.
+        return alerts_for(event, now_ms, record.timestamp)
 
     def _post(self, alerts: list[Alert], now_ms: int) -> None:
         if not alerts:

@@ -37,7 +37,7 @@ def _encoded(row: Row) -> tuple[int, bytes, bytes]:
 def seed_tables(settings: Settings, rows_by_table: Mapping[str, Iterable[Row]]) -> float:
     """Write the rows into the worker's tables (the worker must not run); return seconds."""
     started = time.perf_counter()
-    app, _fatal = build_app(settings)
+    app = build_app(settings)
     for table_name, rows in rows_by_table.items():
         store = app.tables[table_name].data
         dbs = {p: store.rocksdb_options.open(store.partition_path(p))

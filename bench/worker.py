@@ -19,7 +19,7 @@ from streams.worker import build_app
 
 
 def main() -> None:
-    app, _fatal = build_app(load_settings())
+    app = build_app(load_settings())
     for name, value in json.loads(os.environ.get(WORKER_SETTINGS_ENV) or "{}").items():
         setattr(app.conf, name, value)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]  # Faust's Worker reads its own argv

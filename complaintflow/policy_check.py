@@ -28,6 +28,8 @@ from streams.sla.policy import (
 
 EXIT_INVALID = 1
 EXIT_CANNOT_COMPARE = 2  # the policy to compare against is itself invalid
+EXIT_UNSERVABLE = 3  # running clocks need calendars the new policy cannot provide
+EXIT_UNKNOWN_CLOCKS = 4  # a system is configured but its running clocks could not be read
 
 METRIC_NAMES = {"first_response": "首次响应", "next_response": "再次响应", "resolution": "解决"}
 PRIORITY_NAMES = {"urgent": "紧急", "high": "高", "normal": "中", "low": "低"}
@@ -63,14 +65,18 @@ def run_policy_check(path: Path, against: Path | None) -> int:
             print("\n".join(_error_line(error) for error in current_errors))
             return EXIT_CANNOT_COMPARE
     report = policy_check_report(new, current, errors, year=date.today().year, against=label)
+    status = EXIT_INVALID
     if new is not None:
-        report += ["", *_running_clocks_section(new)]
+        lines, status = _running_clocks_section(new)
+        report += ["", *lines]
     print("\n".join(report))
-    return 0 if new is not None else EXIT_INVALID
+    return status
 
 
-def _running_clocks_section(new: SlaPolicy) -> list[str]:
-    """The running clocks of the system the settings point at, if one is reachable."""
+def _running_clocks_section(new: SlaPolicy) -> tuple[list[str], int]:
+    """The running clocks of the system the settings point at, and the exit status: 0, or
+    EXIT_UNSERVABLE / EXIT_UNKNOWN_CLOCKS for a deploy gate. With no system configured there
+    is nothing to check against (0)."""
     from complaintflow.config import ConfigError, load_settings
     from complaintflow.services import clickhouse_client
     from projections.report import run_query
@@ -81,17 +87,19 @@ def _running_clocks_section(new: SlaPolicy) -> list[str]:
         rows = run_query(clickhouse_client(settings), "operations/running_clocks_by_calendar")
         pinned = read_pinned_calendars(settings.kafka_bootstrap)
     except ConfigError as exc:
-        return [f"进行中的时钟：未连接到运行中的系统，跳过（{exc}）"]
+        return [f"进行中的时钟：未配置运行中的系统，跳过（{exc}）"], 0
     except Exception as exc:  # any failure to reach the system is reported alike
-        return [f"进行中的时钟：无法读取（{type(exc).__name__}: {exc}），跳过"]
-    return running_clock_lines(new.with_pinned(pinned), rows)
+        return [f"进行中的时钟：无法读取（{type(exc).__name__}: {exc}）"], EXIT_UNKNOWN_CLOCKS
+    lines, unservable = running_clock_lines(new.with_pinned(pinned), rows)
+    return lines, EXIT_UNSERVABLE if unservable else 0
 
 
-def running_clock_lines(new: SlaPolicy, rows: Sequence[dict]) -> list[str]:
+def running_clock_lines(new: SlaPolicy, rows: Sequence[dict]) -> tuple[list[str], int]:
     """What the new policy (with the calendars pinned so far) does to running clocks, by the
-    calendar each is pinned to; clocks it cannot serve would stop the worker from starting."""
+    calendar each is pinned to, and how many it cannot serve (they would stop the worker
+    from starting)."""
     if not rows:
-        return ["进行中的时钟：没有。"]
+        return ["进行中的时钟：没有。"], 0
     lines = ["进行中的时钟（按锁定的日历）："]
     unservable = 0
     for row in rows:
@@ -107,9 +115,10 @@ def running_clock_lines(new: SlaPolicy, rows: Sequence[dict]) -> list[str]:
         how = "继续按锁定的日历计算" if fingerprint else "按新策略中同名日历计算"
         lines.append(f"  {label}：{clocks} 个时钟，{how}")
     if unservable:
-        lines.append(f"警告：{unservable} 个进行中的时钟无法计算，worker 将拒绝以此策略启动。"
+        lines.append(f"警告：{unservable} 个进行中的时钟无法计算，"
+                     "worker 将拒绝以此策略启动。"
                      "请保留这些日历（未锁定的时钟需同名日历），或先让这些时钟结束。")
-    return lines
+    return lines, unservable
 
 
 def _current_policy(against: Path | None) -> tuple[Path, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from itertools import groupby
 from pathlib import Path
@@ -19,11 +19,11 @@ from streams.sla.recompute import (
     VERDICT_BREACHED,
     VERDICT_MET,
     VERDICT_OPEN,
+    ClockKey,
     Comparison,
     compare,
     contracted_verdict,
-    replay_ticket,
-    verdicts,
+    replay_verdicts,
 )
 
 REPORT_ZONE = ZoneInfo("Asia/Shanghai")
@@ -32,27 +32,33 @@ METRIC_NAMES = {"first_response": "首次响应", "next_response": "再次响应
 VERDICT_NAMES = {VERDICT_MET: "达标", VERDICT_BREACHED: "违约", VERDICT_OPEN: "进行中"}
 
 
-def archived_events(client: Executor) -> Iterator[list[Event]]:
-    """The archive's input events, ticket by ticket, in log order."""
+CONTRACTED_QUERY = "operations/sla_contracted_verdicts"
+
+
+def archived_events(client: Executor) -> Iterator[tuple[str, Iterable[Event]]]:
+    """The archive's input events, ticket by ticket, in log order. Each ticket's events are
+    decoded as they are read, so a row that cannot be decoded fails only its ticket."""
     rows = client.execute_iter(load_query("operations/archive_in_log_order"))
-    for _, ticket_rows in groupby(rows, key=lambda row: row[0]):
-        yield [Event(event_id=event_id, event_type=event_type, ticket_id=ticket_id,
-                     occurred_at=occurred_at, schema_version=version, source=source,
-                     data=json.loads(payload))
-               for ticket_id, event_id, event_type, occurred_at, version, source, payload
-               in ticket_rows]
+    for ticket_id, ticket_rows in groupby(rows, key=lambda row: row[0]):
+        yield ticket_id, (
+            Event(event_id=event_id, event_type=event_type, ticket_id=ticket,
+                  occurred_at=occurred_at, schema_version=version, source=source,
+                  data=json.loads(payload))
+            for ticket, event_id, event_type, occurred_at, version, source, payload
+            in ticket_rows)
+
+
+def contracted_verdicts(client: Executor, as_of_ms: int) -> dict[ClockKey, str]:
+    """Every clock's verdict as the engine announced it (sla_events), judged at ``as_of_ms``."""
+    return {(row["ticket_id"], row["metric"], int(row["cycle"])):
+            contracted_verdict(row, as_of_ms)
+            for row in run_query(client, CONTRACTED_QUERY)}
 
 
 def recompute(client: Executor, policy: SlaPolicy, as_of_ms: int) -> Comparison:
-    contracted = {(row["ticket_id"], row["metric"], int(row["cycle"])):
-                  contracted_verdict(row["outcome"])
-                  for row in run_query(client, "operations/sla_contracted_outcomes")}
-    recomputed: dict[tuple[str, str, int], str] = {}
-    for events in archived_events(client):
-        state = replay_ticket(events, policy)
-        if state is not None:
-            recomputed.update(verdicts(state, policy, as_of_ms))
-    return compare(contracted, recomputed)
+    contracted = contracted_verdicts(client, as_of_ms)
+    recomputed, failed = replay_verdicts(archived_events(client), policy, as_of_ms)
+    return compare(contracted, recomputed, failed)
 
 
 def format_comparison(result: Comparison, policy: SlaPolicy, as_of_ms: int,
@@ -60,7 +66,8 @@ def format_comparison(result: Comparison, policy: SlaPolicy, as_of_ms: int,
     as_of = datetime.fromtimestamp(as_of_ms / 1000, REPORT_ZONE).strftime("%Y-%m-%d %H:%M")
     lines = [f"SLA 重算：按合同（每个时钟锁定的政策与日历） 对比 按新政策 {policy.version}"
              "（假设一直生效）",
-             f"截至 {as_of}（Asia/Shanghai）；进行中的时钟超过截止时间即计为违约", ""]
+             f"截至 {as_of}（Asia/Shanghai）；尚未停止的时钟，若此时已过截止时间或已宣告的违约"
+             "仍成立，两侧都计为违约", ""]
     header = ("指标", "按合同 达标/违约/进行中", "按新政策 达标/违约/进行中", "达标率 合同 → 新")
     rows = [header]
     for metric in sorted({*result.contracted, *result.recomputed}):
@@ -77,6 +84,13 @@ def format_comparison(result: Comparison, policy: SlaPolicy, as_of_ms: int,
     lines += [f"  工单 {ticket}  {METRIC_NAMES.get(metric, metric)} 第 {cycle} 轮  "
               f"{VERDICT_NAMES[before]} → {VERDICT_NAMES[after]}"
               for (ticket, metric, cycle), before, after in result.changed[:limit]]
+    failed = f"无法重算的工单：{len(result.failed)} 张"
+    if result.failed:
+        failed += "（其时钟两侧都不计入上表" + (
+            f"；列出前 {limit} 张）" if len(result.failed) > limit else "）")
+    lines += ["", failed]
+    lines += [f"  工单 {failure.ticket_id}  原因：{failure.reason}"
+              for failure in result.failed[:limit]]
     lines.append("按合同的结果不会被改写：新政策只作用于新开始的时钟和重新分级的时钟。")
     return "\n".join(lines) + "\n"
 

@@ -107,7 +107,9 @@ def migrate(client: Executor, directory: Path = MIGRATIONS_DIR) -> list[int]:
 
 
 def _adds_existing_column(client: Executor, statement: str) -> bool:
-    match = _ADD_COLUMN.match(statement)
+    code = "\n".join(line for line in statement.splitlines()
+                     if not line.strip().startswith("--"))
+    match = _ADD_COLUMN.match(code.strip())
     if match is None:
         return False
     table, column = match.groups()

@@ -189,10 +189,15 @@ def sla_outcome_row(event: Event) -> Row:
     outcome = SLA_OUTCOMES[event.event_type]
     return SLA_OUTCOMES_TABLE.row(
         **_sla_common(event), outcome=outcome,
-        stopped_at=_seconds(event.occurred_at) if event.event_type in SLA_STOPS else None,
+        stopped_at=_stop_seconds(event) if event.event_type in SLA_STOPS else None,
         updated_at=_seconds(event.occurred_at), updated_ms=event.occurred_at,
         last_event_id=event.event_id,
     )
+
+
+def _stop_seconds(event: Event) -> int:
+    # v2 events say when the metric stopped; v1 ones only when the stop was applied.
+    return _seconds(event.data.get("stopped_at") or event.occurred_at)
 
 
 def holiday_warning_row(event: Event, ingested_at: int) -> Row:

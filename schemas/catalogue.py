@@ -48,10 +48,14 @@ _SLA_FIELDS = [
     _opt("reason"), _opt("team"), _opt("priority"), _opt("customer_tier"), _opt("category"),
 ]
 # v2 of every sla.* event: the fingerprint of the calendar and holiday data the clock is pinned
-# to (docs/sla.md, "Pinned calendars").
+# to (docs/sla.md, "Pinned calendars"), the clock's event sequence and its stop time.
 _SLA_FIELDS_V2 = _SLA_FIELDS + [
     {"name": "calendar_fingerprint", "type": _OPT_STR, "default": None,
      "doc": "the calendar and holiday data the clock runs on, pinned when it started"},
+    {"name": "sequence", "type": _OPT_INT, "default": None,
+     "doc": "the clock's event counter: the order in which the engine decided its events"},
+    {"name": "stopped_at", "type": _OPT_LONG_TS, "default": None,
+     "doc": "when the metric stopped (first response, next reply, resolution), once it has"},
 ]
 _TICKET_STATE = [
     _req("status"), _req("version", "long"), _opt("kind"), _opt("channel"), _opt("category"),

@@ -14,13 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
 
 from alerting import alertmanager
-from alerting.alerts import SLA_ALERTNAMES, epoch_ms
+from alerting.alerts import REPLAY_HORIZON_MS, SLA_ALERTNAMES, epoch_ms, rfc3339
 from alerting.bridge import AlertmanagerClient, BridgeStats, run_bridge
 from complaintflow.config import Settings
 from complaintflow.processes import free_loopback_ports
+from schemas import serde
+from schemas.event import Event
+from streams import topics
 from tests.conftest import eventually, post_events
+from tests.test_alerts import sla
 from tests.test_sla_integration import first_response, received
 
 pytestmark = pytest.mark.integration
@@ -216,3 +221,44 @@ def test_breach_while_alertmanager_is_down_is_notified_once_it_is_back(local_sta
     print(f"\nbreach notified {firing.arrived_ms - back} ms after Alertmanager was back "
           f"({bridge.unreachable - failed_before} failed posts meanwhile)")
     assert firing.alert["labels"]["severity"] == "critical"
+
+
+def _announce(bootstrap: str, records: list[tuple[Event, int | None]]) -> None:
+    """Produce sla.* events to one partition of complaints.sla, in order, each with its record
+    timestamp (None: CreateTime now, as the SLA worker's); one record per batch (STACK.md)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
+    try:
+        for sla_event, timestamp_ms in records:
+            producer.send(topics.SLA.name, key=sla_event.ticket_id.encode(),
+                          value=serde.encode(sla_event), partition=0,
+                          timestamp_ms=timestamp_ms).get(timeout=10)
+    finally:
+        producer.close()
+
+
+def test_an_old_breach_fires_when_announced_now_but_not_from_an_old_record(
+        local_stack, webhook, local_alertmanager, bridge):
+    suffix = uuid.uuid4().hex[:6]
+    replayed, caught_up = f"ALERT-replay-{suffix}", f"ALERT-catchup-{suffix}"
+    client = AlertmanagerClient(local_alertmanager.url)
+    # Both breaches are dated at a deadline 6 h ago, tickets still open. One record was
+    # announced 6 h ago (history a new consumer group reads); the other a worker announces
+    # now, catching up after an outage.
+    deadline = now_ms() - REPLAY_HORIZON_MS - 2 * 3600 * 1000
+    overdue = {"at": deadline, "deadline": deadline}
+    _announce(local_stack.kafka_bootstrap, [
+        (sla("sla.breached", replayed, **overdue), deadline + 1_000),
+        (sla("sla.breached", caught_up, **overdue), None),
+    ])
+    firing = webhook.wait_for(caught_up, "SlaBreached", "firing")
+    assert firing.alert["startsAt"] == rfc3339(deadline)
+    # The replayed record came first on the same partition and fired nothing.
+    held = {a["labels"]["ticket_id"] for a in client.active_alerts(SLA_ALERTNAMES)}
+    assert caught_up in held and replayed not in held
+    assert not [n for n in webhook.received if n.alert["labels"]["ticket_id"] == replayed]
+
+    # The late stop, even from a record announced long ago, resolves what fired.
+    _announce(local_stack.kafka_bootstrap, [
+        (sla("sla.stopped", caught_up, outcome="breached", **overdue), deadline + 2_000)])
+    resolved = webhook.wait_for(caught_up, "SlaBreached", "resolved")
+    assert resolved.alert["labels"] == firing.alert["labels"]

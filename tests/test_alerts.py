@@ -211,17 +211,76 @@ def test_resolution_of_an_alert_that_never_fired_is_not_posted(source: Event):
         [] if source.event_type == "sla.breach_retracted" else ["SlaAtRisk"])
 
 
-def test_an_event_from_an_old_stretch_of_the_log_fires_nothing_but_still_resolves():
-    # E.g. a new consumer group reading old history, where these clocks have long stopped.
-    long_ago = NOW - REPLAY_HORIZON_MS - 1
-    assert alerts_for(sla("sla.breached", at=long_ago, deadline=long_ago), NOW) == []
-    assert alerts_for(sla("sla.warning", at=long_ago, threshold=0.9), NOW) == []
-    # What fired in time (Alertmanager still holds it) is resolved by an old stop all the same.
+SIX_HOURS_AGO = NOW - 6 * 3600 * 1000  # beyond REPLAY_HORIZON_MS
+
+
+def test_a_breach_dated_long_ago_but_announced_now_fires():
+    # The worker was down for 6 h: catching up, its timer announces the breach now, dated at
+    # the deadline 6 h ago, for a ticket still open.
+    overdue = sla("sla.breached", at=SIX_HOURS_AGO, deadline=SIX_HOURS_AGO)
+    (breach,) = alerts_for(overdue, NOW, announced_ms=NOW)
+    assert breach["labels"] == labels("SlaBreached", "critical")
+    assert (breach["startsAt"], breach["endsAt"]) == (
+        rfc3339(SIX_HOURS_AGO), rfc3339(NOW + FIRING_BACKSTOP_MS))
+    warning = sla("sla.warning", at=SIX_HOURS_AGO, threshold=0.9)
+    assert [a["labels"]["alertname"] for a in alerts_for(warning, NOW, NOW)] == ["SlaAtRisk"]
+    # Just inside the horizon still fires.
+    assert alerts_for(overdue, NOW, NOW - REPLAY_HORIZON_MS) != []
+
+
+def test_a_breach_announced_longer_ago_than_a_week_stands_a_week_from_its_announcement():
+    # Its endsAt counts from the announcement, so it does not arrive already resolved.
+    long_ago = NOW - 2 * FIRING_BACKSTOP_MS
+    (breach,) = alerts_for(sla("sla.breached", at=long_ago, deadline=long_ago), NOW,
+                           announced_ms=NOW - 1_000)
+    assert breach["endsAt"] == rfc3339(NOW - 1_000 + FIRING_BACKSTOP_MS)
     active = ActiveAlerts()
-    active.to_post([alert_for(sla("sla.breached", at=long_ago + 1, deadline=long_ago))], NOW)
-    stopped = sla("sla.stopped", at=long_ago, outcome="breached")
-    assert [a["labels"]["alertname"] for a in active.to_post(alerts_for(stopped, NOW), NOW)] \
-        == ["SlaBreached"]
+    assert active.to_post([breach], NOW) == [breach]
+    assert len(active) == 1
+
+
+def test_a_record_from_an_old_stretch_of_the_log_fires_nothing_but_still_resolves():
+    # E.g. a new consumer group reading old history, where these clocks have long stopped: the
+    # records were announced 6 h ago, whatever their events say.
+    assert alerts_for(sla("sla.breached", at=SIX_HOURS_AGO, deadline=SIX_HOURS_AGO), NOW,
+                      announced_ms=SIX_HOURS_AGO) == []
+    assert alerts_for(sla("sla.breached", at=NOW - 1_000, deadline=SIX_HOURS_AGO), NOW,
+                      announced_ms=SIX_HOURS_AGO) == []
+    assert alerts_for(sla("sla.warning", at=SIX_HOURS_AGO, threshold=0.9), NOW,
+                      announced_ms=SIX_HOURS_AGO) == []
+    assert alerts_for(sla("sla.breached"), NOW,
+                      announced_ms=NOW - REPLAY_HORIZON_MS - 1) == []
+
+
+@pytest.mark.parametrize("announced_ms", [None, -1], ids=["no timestamp", "timestamp -1"])
+def test_without_a_record_timestamp_the_horizon_counts_from_the_event(announced_ms: int | None):
+    long_ago = NOW - REPLAY_HORIZON_MS - 1
+    assert alerts_for(sla("sla.breached", at=long_ago, deadline=long_ago), NOW,
+                      announced_ms) == []
+    (breach,) = alerts_for(sla("sla.breached", at=NOW - 1_000), NOW, announced_ms)
+    assert breach["endsAt"] == rfc3339(NOW - 1_000 + FIRING_BACKSTOP_MS)
+
+
+@pytest.mark.parametrize("stop_announced_ms", [NOW, SIX_HOURS_AGO],
+                         ids=["stop announced now", "stop from an old record"])
+def test_resolutions_of_alerts_that_fired_are_posted_however_old_their_record(
+        stop_announced_ms: int):
+    active = ActiveAlerts()
+    overdue = sla("sla.breached", at=SIX_HOURS_AGO, deadline=SIX_HOURS_AGO)
+    fired = active.to_post(alerts_for(overdue, NOW, announced_ms=NOW), NOW)
+    assert [a["labels"]["alertname"] for a in fired] == ["SlaBreached"]
+    stopped = sla("sla.stopped", at=SIX_HOURS_AGO, outcome="breached")
+    posts = active.to_post(alerts_for(stopped, NOW, stop_announced_ms), NOW)
+    assert [(a["labels"], a["endsAt"], "startsAt" in a) for a in posts] == [
+        (fired[0]["labels"], rfc3339(NOW), False)]
+    assert len(active) == 0
+    # A retraction and a met from old records resolve what fired, too.
+    active.to_post(alerts_for(overdue, NOW, NOW), NOW)
+    active.to_post(alerts_for(sla("sla.warning", threshold=0.9), NOW, NOW), NOW)
+    assert [a["labels"]["alertname"] for e in (sla("sla.breach_retracted"), sla("sla.met"))
+            for a in active.to_post(alerts_for(e, NOW, SIX_HOURS_AGO), NOW)] == \
+        ["SlaBreached", "SlaAtRisk"]
+    assert len(active) == 0
 
 
 def test_a_breach_dated_long_after_its_deadline_still_fires():
@@ -253,6 +312,7 @@ class Record:
     partition: int
     offset: int
     value: bytes
+    timestamp: int = -1  # as kafka-python's ConsumerRecord: ms when produced; -1 unknown
 
 
 @dataclass
@@ -396,6 +456,30 @@ def test_bridge_posts_nothing_for_a_late_stop_whose_alerts_never_fired():
                                           alertmanager)
     assert bridge.step() == 0.0
     assert (alertmanager.posted, stats.alerts_sent, consumer.committed_at) == ([], 0, 1)
+
+
+def test_bridge_dates_announcements_by_the_record_timestamp():
+    # Breaches dated 6 h ago: one a worker announces now, after an outage, one an old record
+    # that a new consumer group replays. Only the fresh announcement fires.
+    alertmanager = FakeAlertmanager()
+    overdue = {"at": SIX_HOURS_AGO, "deadline": SIX_HOURS_AGO}
+    bridge, consumer, stats = bridge_over([], alertmanager)
+    consumer.records += [
+        Record("complaints.sla", 0, 0, serde.encode(sla("sla.breached", "T-old", **overdue)),
+               timestamp=SIX_HOURS_AGO),
+        Record("complaints.sla", 0, 1, serde.encode(sla("sla.breached", "T-new", **overdue)),
+               timestamp=NOW - 500),
+    ]
+    assert bridge.step() == 0.0
+    ((breach,),) = alertmanager.posted
+    assert (breach["labels"]["ticket_id"], breach["startsAt"]) == ("T-new", rfc3339(SIX_HOURS_AGO))
+    # The ticket's late answer resolves the alert that fired.
+    consumer.records.append(Record("complaints.sla", 0, 2, serde.encode(
+        sla("sla.stopped", "T-new", outcome="breached")), timestamp=NOW))
+    bridge.step()
+    assert [(a["labels"], "startsAt" in a) for a in alertmanager.posted[-1]] == [
+        (breach["labels"], False)]
+    assert (stats.alerts_sent, consumer.committed_at) == (2, 3)
 
 
 def test_undecodable_records_are_skipped():

@@ -213,9 +213,9 @@ tests:
   - name: clocks run on provisional holiday data
     interval: 1m
     input_series:
-      - series: 'complaintflow_sla_incomplete_holiday_data{{calendar="cn_business",
-          year="2027", status="provisional", job="complaintflow-worker"}}'
-        values: 1x10
+      - series: 'complaintflow_sla_clocks_on_incomplete_holiday_data_total{{
+          calendar="cn_business", year="2027", status="provisional"}}'
+        values: 0+3x10
     alert_rule_test:
       - eval_time: 5m
         alertname: SlaHolidayDataIncomplete
@@ -224,7 +224,7 @@ tests:
                           status: provisional}}
             exp_annotations:
               summary: "日历 cn_business 的 2027 年节假日数据为暂定（调休未公布），\\
-                SLA 时钟正在使用；补全后运行 complaintflow calendar check"
+                新开始的 SLA 时钟正在使用；补全后运行 complaintflow calendar check"
 """
 
 

@@ -121,7 +121,7 @@ def test_an_own_complete_year_overrides_only_that_year_of_cn(tmp_path: Path):
     assert [str(iv) for iv in opening_hours_on(cal, date(2027, 2, 20))] == WORKDAY  # Saturday
 
 
-def test_fingerprint_changes_when_a_day_changes():
+def test_fingerprint_changes_when_a_day_or_a_status_changes():
     cn = load_holiday_set("cn")
     year = cn.years[2027]
     moved = HolidayYear(2027, year.status,
@@ -132,7 +132,10 @@ def test_fingerprint_changes_when_a_day_changes():
                           year.workdays, year.source)
     assert cn.with_years({2027: year}).fingerprint == cn.fingerprint
     assert cn.with_years({2027: moved}).fingerprint != cn.fingerprint
-    assert cn.with_years({2027: renamed}).fingerprint != cn.fingerprint
+    # A name decides nothing a clock computes: renaming a day pins no clock anew.
+    assert cn.with_years({2027: renamed}).fingerprint == cn.fingerprint
+    completed = HolidayYear(2027, "complete", year.holidays, year.workdays, year.source)
+    assert cn.with_years({2027: completed}).fingerprint != cn.fingerprint
 
 
 # --- calendar check ------------------------------------------------------------------------

@@ -144,6 +144,20 @@ def test_a_migration_that_added_a_column_before_failing_can_run_again(tmp_path: 
     assert columns == [("a",), ("b",), ("c",)]
 
 
+def test_the_real_column_migration_can_run_again(tmp_path: Path, migrated: ChdbExecutor) -> None:
+    # 005 opens with a comment; its ADD COLUMNs were applied by the module's migrate already.
+    (real,) = [m for m in discover() if m.name == "pinned_calendars"]
+    (tmp_path / "001_pinned_calendars.sql").write_text(real.path.read_text(encoding="utf-8"))
+    migrated.execute("CREATE TABLE IF NOT EXISTS ledger_keep AS schema_migrations")
+    migrated.execute("INSERT INTO ledger_keep SELECT * FROM schema_migrations")
+    migrated.execute("TRUNCATE TABLE schema_migrations")
+    try:
+        assert migrate(migrated, tmp_path) == [1]
+    finally:
+        migrated.execute("TRUNCATE TABLE schema_migrations")
+        migrated.execute("INSERT INTO schema_migrations SELECT * FROM ledger_keep")
+
+
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
 def test_table_columns_are_the_ones_the_rows_fill(migrated: ChdbExecutor, table: Table) -> None:
     columns = migrated.execute(f"SELECT name FROM system.columns WHERE database = "

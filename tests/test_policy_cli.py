@@ -116,7 +116,8 @@ def test_running_clocks_are_listed_by_pinned_calendar_and_unservable_ones_flagge
     rows = [{"calendar": "24x7", "calendar_fingerprint": "", "clocks": 3},
             {"calendar": "cn_business", "calendar_fingerprint": cn, "clocks": 5},
             {"calendar": "cn_business", "calendar_fingerprint": "", "clocks": 2}]
-    served = running_clock_lines(renamed.with_pinned(current.pinned), rows)
+    served, unservable = running_clock_lines(renamed.with_pinned(current.pinned), rows)
+    assert unservable == 2
     assert served[1:] == [
         "  24x7（未锁定）：3 个时钟，按新策略中同名日历计算",
         f"  cn_business（{cn[:12]}）：5 个时钟，继续按锁定的日历计算",
@@ -124,6 +125,7 @@ def test_running_clocks_are_listed_by_pinned_calendar_and_unservable_ones_flagge
         "警告：2 个进行中的时钟无法计算，worker 将拒绝以此策略启动。"
         "请保留这些日历（未锁定的时钟需同名日历），或先让这些时钟结束。",
     ]
-    lost = running_clock_lines(renamed, rows[1:2])
+    lost, unservable = running_clock_lines(renamed, rows[1:2])
     assert lost[1].endswith("新策略无法提供这个日历") and lost[2].startswith("警告：5 个")
-    assert running_clock_lines(renamed, []) == ["进行中的时钟：没有。"]
+    assert unservable == 5
+    assert running_clock_lines(renamed, []) == (["进行中的时钟：没有。"], 0)

@@ -227,6 +227,7 @@ def test_events_carry_the_policy_plan_and_the_ticket_fields():
         "metric": "first_response", "cycle": 1, "policy_version": POLICY.version,
         "calendar": "cn_business",
         "calendar_fingerprint": POLICY.calendars["cn_business"].fingerprint,
+        "sequence": 1, "stopped_at": sh("2025-11-04 10:14"),
         "target_seconds": 1800, "deadline": sh("2025-11-04 10:30"),
         "elapsed_business_seconds": 840, "threshold": None, "reason": None,
         "team": "billing-desk", "priority": "normal", "customer_tier": "regular",
@@ -238,7 +239,8 @@ def test_events_carry_the_policy_plan_and_the_ticket_fields():
         "T1:first_response:1:sla.started:0", "sla.started")
     assert (started.occurred_at, started.caused_by) == (sh("2025-11-04 10:00"), "T1-in0")
     assert started.data == {**event.data, "deadline": sh("2025-11-04 10:30"),
-                            "elapsed_business_seconds": 0, "team": None}
+                            "elapsed_business_seconds": 0, "team": None, "sequence": 0,
+                            "stopped_at": None}
     for sla_event in t.events:
         assert serde.decode(serde.encode(sla_event)).to_record() == sla_event.to_record()
 
@@ -522,7 +524,8 @@ def test_a_customer_reply_and_a_reopen_announce_the_clocks_they_start():
     assert started.data == {
         "metric": "next_response", "cycle": 1, "policy_version": POLICY.version,
         "calendar": "24x7", "calendar_fingerprint": POLICY.calendars["24x7"].fingerprint,
-        "target_seconds": 1800, "deadline": sh("2025-11-04 10:40"),
+        "sequence": 0, "stopped_at": None, "target_seconds": 1800,
+        "deadline": sh("2025-11-04 10:40"),
         "elapsed_business_seconds": 0, "threshold": None, "reason": None, "team": None,
         "priority": "urgent", "customer_tier": "regular", "category": "logistics",
     }
@@ -586,6 +589,7 @@ def test_a_late_first_response_after_a_live_breach_says_the_clock_stopped_breach
     assert stopped.data == {
         "metric": "first_response", "cycle": 1, "policy_version": POLICY.version,
         "calendar": "24x7", "calendar_fingerprint": POLICY.calendars["24x7"].fingerprint,
+        "sequence": 4, "stopped_at": sh("2025-11-04 10:04:30"),
         "target_seconds": 120, "deadline": sh("2025-11-04 10:02"),
         "elapsed_business_seconds": 270, "threshold": None, "reason": None, "team": "A",
         "priority": "urgent", "customer_tier": "regular", "category": "logistics",

@@ -127,12 +127,14 @@ def test_a_calendar_record_round_trips_and_a_tampered_one_is_refused():
     calendar = POLICY.calendars["cn_business"]
     key, value = calendar_record(calendar, POLICY.version, at_ms=1)
     assert key == calendar.fingerprint.encode()
-    restored = calendar_from_record(value)
+    restored = calendar_from_record(key, value)
     assert (restored.fingerprint, restored.name) == (calendar.fingerprint, "cn_business")
     assert restored.holidays is not None and restored.holidays.status(2027) == "provisional"
     tampered = value.replace(b'"13:30-18:00"', b'"13:30-19:00"', 1)
     with pytest.raises(CalendarRecordError, match="hashes to"):
-        calendar_from_record(tampered)
+        calendar_from_record(key, tampered)
+    with pytest.raises(CalendarRecordError, match="not to its key"):
+        calendar_from_record(b"0" * 64, value)
     assert calendars_to_publish(POLICY, {calendar.fingerprint: calendar}) == [
         POLICY.calendars["24x7"]]
 

@@ -94,6 +94,9 @@ def test_a_worker_refuses_a_policy_that_cannot_serve_its_running_clocks(local_st
     policy_file.write_text(NEW_POLICY, encoding="utf-8")
     stack.stop_service(local_stack.state_dir, "worker")
     _lose_the_calendar_registry(local_stack)
+    # Posted while no worker runs: the refused worker must leave it to the next one.
+    waiting = f"PIN-wait-{uuid.uuid4().hex[:6]}"
+    post_events(local_stack, received(waiting, _now_ms(), customer_tier="regular"))
     try:
         stack.spawn_service(local_stack.state_dir, "worker",
                             [sys.executable, "-m", "complaintflow.cli", "worker"],
@@ -109,6 +112,10 @@ def test_a_worker_refuses_a_policy_that_cannot_serve_its_running_clocks(local_st
         stack.stop_service(local_stack.state_dir, "worker")
         # The fast policy publishes its calendars again, so every running clock is served.
         start_services(local_stack, names=("worker",))
+    started, _ = reader.wait_for(waiting, "sla.started")
+    assert (started.data["calendar"], started.data["policy_version"]) == ("24x7", "test-fast-1")
+    assert [e for e, _ in reader.poll() if e.ticket_id == waiting and
+            e.data.get("policy_version") == "test-pinned-2"] == []
 
 
 def _lose_the_calendar_registry(settings: Settings) -> None:
@@ -117,7 +124,8 @@ def _lose_the_calendar_registry(settings: Settings) -> None:
         admin.delete_topics([topics.SLA_CALENDARS.name])
         wait_until(lambda: topics.SLA_CALENDARS.name not in admin.list_topics(), 30,
                    "the calendar topic to be deleted")
-        admin.create_topics([NewTopic(topics.SLA_CALENDARS.name, 1, 1)])
+        admin.create_topics([NewTopic(topics.SLA_CALENDARS.name, 1, 1,
+                                      topic_configs={"cleanup.policy": "compact"})])
     finally:
         admin.close()
     assert read_pinned_calendars(settings.kafka_bootstrap) == {}

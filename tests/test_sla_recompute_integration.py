@@ -56,3 +56,32 @@ def test_recompute_lists_the_clocks_a_stricter_policy_would_change(local_stack, 
     # Under the policy the engine ran, the replay of the archive agrees with what it decided.
     same = _recompute(local_stack, FAST_SLA_POLICY, monkeypatch, capsys)
     assert [c for c in same["changed"] if c["ticket_id"] in (quick, slow)] == []
+    assert same["failed_tickets"] == 0 and same["failed"] == []
+
+
+def test_a_breach_followed_by_a_pause_stays_breached_on_both_sides(local_stack, clickhouse,
+                                                                    monkeypatch, capsys):
+    # Urgent VIP: 2 s on the fast policy. The engine announces the breach live, then the
+    # ticket waits on the customer: the clock's latest outcome in sla_outcomes is "paused".
+    ticket = f"RC-paused-{uuid.uuid4().hex[:6]}"
+    start = int(time.time() * 1000)
+    assert post_events(local_stack, [received(ticket, start)])[0] == 202
+
+    def outcome() -> str | None:
+        rows = clickhouse.execute(
+            "SELECT outcome FROM sla_outcomes FINAL WHERE metric = 'first_response' "
+            "AND ticket_id = %(id)s", {"id": ticket})
+        return rows[0][0] if rows else None
+    eventually(lambda: outcome() == "breached", timeout=60)
+    now = int(time.time() * 1000)
+    assert post_events(local_stack, [
+        {"event_type": "ticket.assigned", "event_id": f"{ticket}-as", "ticket_id": ticket,
+         "occurred_at": now, "team": "billing"},
+        {"event_type": "ticket.status_changed", "event_id": f"{ticket}-wait",
+         "ticket_id": ticket, "occurred_at": now + 1, "status": "pending_customer"},
+    ])[0] == 202
+    eventually(lambda: outcome() == "paused", timeout=60)
+
+    result = _recompute(local_stack, FAST_SLA_POLICY, monkeypatch, capsys)
+    # Breached on both sides: read as "paused" (open), it would be listed as changed.
+    assert [c for c in result["changed"] if c["ticket_id"] == ticket] == []

@@ -1,5 +1,6 @@
 -- Calendar-years with provisional or missing holiday data that SLA clocks run on: their
--- deadlines may move once the official schedule is entered (docs/holidays.md).
+-- deadlines may be off around the holidays, and stay so: clocks are pinned to the data they
+-- started on (docs/holidays.md).
 SELECT calendar, holiday_set, year, status, min(occurred_at) AS first_seen
 FROM sla_holiday_warnings FINAL
 GROUP BY calendar, holiday_set, year, status

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import NoReturn
 
 import faust
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Histogram
 
 from schemas import serde
 from schemas.event import Event
@@ -18,7 +19,7 @@ from streams.sla.clock import SLA_STARTED, SlaState, next_due, unservable_clocks
 from streams.sla.deadlines import DeadlineIndex
 from streams.sla.handling import SlaOutcome, handle_change, handle_due
 from streams.sla.holiday_gaps import HolidayNotices, holiday_gaps
-from streams.sla.policy import SlaPolicy
+from streams.sla.policy import SlaPolicy, UnknownCalendar
 from streams.sla.watermark import PartitionClock
 from streams.tickets.handling import Origin
 
@@ -34,19 +35,13 @@ CLOCKS_ON_INCOMPLETE_HOLIDAYS = Counter(
     "complaintflow_sla_clocks_on_incomplete_holiday_data_total",
     "SLA clocks started on a year whose holiday data is provisional or missing",
     ["calendar", "year", "status"])
-INCOMPLETE_HOLIDAY_YEARS = Gauge(
-    "complaintflow_sla_incomplete_holiday_data",
-    "1 for each calendar and year with provisional or missing holiday data that clocks use",
-    ["calendar", "year", "status"])
 
 
-class UnservableClocks(RuntimeError):
-    """Running clocks need calendars the policy cannot provide: the worker must not run."""
-
-
-def register(app: faust.App, policy: SlaPolicy,
-             fail: Callable[[BaseException], Awaitable[None]]) -> faust.types.AgentT:
-    """The SLA agent; ``fail`` stops the worker for good (a policy that cannot serve)."""
+def register(app: faust.App, pinned_policy: Callable[[], SlaPolicy],
+             stop: Callable[[str], NoReturn]) -> faust.types.AgentT:
+    """The SLA agent. ``pinned_policy`` reads the calendars pinned so far (blocking I/O) and
+    returns the policy able to serve them; ``stop`` ends the process at once, processing
+    and committing nothing more (a policy that cannot serve the running clocks)."""
     source = app.topic(topics.TICKET_STATE.name, topics.SLA_TICKS.name, key_type=bytes,
                        value_type=bytes, key_serializer="raw", value_serializer="raw")
     ticks = raw_topic(app, topics.SLA_TICKS)
@@ -59,13 +54,26 @@ def register(app: faust.App, policy: SlaPolicy,
     indexes: dict[int, DeadlineIndex] = defaultdict(DeadlineIndex)
     partition_clock = PartitionClock()
     notices = HolidayNotices()
+    policy = pinned_policy()
     rebuilt = False
+
+    async def on_assigned(*_args: object, **_kwargs: object) -> None:
+        nonlocal rebuilt
+        rebuilt = False  # index (and check) the clocks of the partitions just assigned
+
+    app.on_partitions_assigned.connect(on_assigned)
+
+    async def refresh_policy() -> None:
+        # Another worker may have pinned clocks to calendars of a newer policy.
+        nonlocal policy
+        policy = await asyncio.to_thread(pinned_policy)
 
     def load(ticket_id: str) -> SlaState | None:
         stored = clocks.get(ticket_id)
         return SlaState.from_dict(stored) if stored else None
 
     async def rebuild_index() -> None:
+        await refresh_policy()
         unservable: dict[str, int] = {}
         for count, (ticket_id, stored) in enumerate(clocks.items(), start=1):
             state = SlaState.from_dict(stored)
@@ -80,21 +88,19 @@ def register(app: faust.App, policy: SlaPolicy,
                 await asyncio.sleep(0)  # a million clocks must not starve the heartbeat
         if unservable:
             needed = ", ".join(f"{label}: {n} clocks" for label, n in sorted(unservable.items()))
-            await fail(UnservableClocks(
-                f"SLA policy {policy.version!r} cannot serve running clocks; they need the "
-                f"calendars {needed}. Restore those calendars in the policy (same name for "
-                "unpinned clocks) or start with the policy they ran on; "
-                "`complaintflow policy check FILE` shows this before a deploy"))
+            stop(f"SLA policy {policy.version!r} cannot serve running clocks; they need the "
+                 f"calendars {needed}. Restore those calendars in the policy (same name for "
+                 "unpinned clocks) or start with the policy they ran on; "
+                 "`complaintflow policy check FILE` shows this before a deploy")
 
     def announce_holiday_gaps(events: list[Event]) -> list[Event]:
         announced = []
         for event in events:
             gaps = holiday_gaps(event, policy)
             for gap in gaps:
-                labels = (gap.calendar, str(gap.year), gap.status)
-                INCOMPLETE_HOLIDAY_YEARS.labels(*labels).set(1)
                 if event.event_type == SLA_STARTED:
-                    CLOCKS_ON_INCOMPLETE_HOLIDAYS.labels(*labels).inc()
+                    CLOCKS_ON_INCOMPLETE_HOLIDAYS.labels(gap.calendar, str(gap.year),
+                                                         gap.status).inc()
             announced += notices.announce(gaps, event)
         return announced
 
@@ -132,6 +138,10 @@ def register(app: faust.App, policy: SlaPolicy,
                 continue
             origin = Origin(message.topic, partition, message.offset)
             outcome = handle_change(record.value, origin, load, policy, wall_ms)
+            if outcome.dead_letter and outcome.dead_letter.reason.startswith(
+                    UnknownCalendar.__name__):
+                await refresh_policy()
+                outcome = handle_change(record.value, origin, load, policy, wall_ms)
             if outcome.state is not None:
                 partition_clock.observe(partition, outcome.state.watermark, wall_ms)
             await apply(outcome, partition, message.key)

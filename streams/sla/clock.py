@@ -294,6 +294,8 @@ class _Emitter:
                 "policy_version": clock.policy_version,
                 "calendar": clock.calendar_name,
                 "calendar_fingerprint": clock.calendar_fingerprint,
+                "sequence": clock.emitted,
+                "stopped_at": clock.stopped_at,
                 "target_seconds": clock.target_seconds,
                 "deadline": deadline_of(clock, self.policy),
                 "elapsed_business_seconds": elapsed_business_ms(clock, self.policy, at)

@@ -1,12 +1,14 @@
 """Clocks that run on incomplete holiday data, announced once per calendar and year.
 
 A clock measured on a year whose holiday data is provisional (statutory days only, 调休 not
-published) or missing (weekly hours stand in) may have a deadline that moves once the data is
-entered. Operators must hear of it: `holiday_gaps` finds, from the sla.* events a step emitted,
-the (calendar, year) pairs with such data between each event and its deadline, and
-`HolidayNotices` turns each pair into one ``sla.holiday_data_warning`` per process. Its id
-depends only on the calendar fingerprint, the year and the status, so every worker and every
-replay names it alike and the archive keeps one row.
+published) or missing (weekly hours stand in) gets a deadline that may be off around the
+holidays, and keeps it: the clock is pinned to that data, and only clocks that start after the
+year is completed use the official schedule. Operators must hear of it early: `holiday_gaps`
+finds, from the sla.* events a step emitted, the (calendar, year) pairs with such data between
+each event and its deadline, and `HolidayNotices` turns each pair into one
+``sla.holiday_data_warning`` per process. Its id depends only on the calendar fingerprint, the
+year and the status, so every worker and every replay names it alike and the archive keeps one
+row.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def holiday_gaps(event: Event, policy: SlaPolicy) -> list[HolidayGap]:
     end = max(event.occurred_at, data.get("deadline") or event.occurred_at)
     statuses = ((year, calendar.year_status(year))
                 for year in range(_year(calendar, event.occurred_at), _year(calendar, end) + 1))
-    return [HolidayGap(calendar.name, fingerprint, calendar.holidays.name, year, status,
+    return [HolidayGap(data["calendar"], fingerprint, calendar.holidays.name, year, status,
                        data.get("policy_version") or policy.version)
             for year, status in statuses if status != COMPLETE]
 

@@ -77,12 +77,17 @@ class HolidaySet:
             kinds.update(dict.fromkeys(entry.holidays, HOLIDAY))
             kinds.update(dict.fromkeys(entry.workdays, WORKDAY))
         object.__setattr__(self, "_kinds", kinds)
-        canonical = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+        # Only what the arithmetic and the warnings read: not names, sources or descriptions,
+        # so re-seeding from a newer chinese-calendar with the same days pins nothing anew.
+        days = {year: [entry.status, sorted(d.isoformat() for d in entry.holidays),
+                       sorted(d.isoformat() for d in entry.workdays)]
+                for year, entry in self.years.items()}
+        canonical = json.dumps(days, sort_keys=True)
         object.__setattr__(self, "_fingerprint", hashlib.sha256(canonical.encode()).hexdigest())
 
     @property
     def fingerprint(self) -> str:
-        """sha256 of the set's content: changes whenever any year's data changes."""
+        """sha256 of the days and year statuses: changes whenever a day or a status does."""
         return self._fingerprint
 
     def status(self, year: int) -> YearStatus:

@@ -13,6 +13,7 @@ The record codec is pure; `read_pinned_calendars` and `publish_calendars` do the
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ from streams.sla.calendar import BusinessCalendar, calendar_from_spec
 from streams.sla.policy import SlaPolicy
 
 READ_TIMEOUT_MS = 10_000
+REGISTRY_PARTITION = 0  # the topic has one partition; never rely on the key's hash
+_LOG = logging.getLogger(__name__)
 
 
 class CalendarRecordError(ValueError):
@@ -40,18 +43,18 @@ def calendar_record(calendar: BusinessCalendar, policy_version: str, at_ms: int
     return calendar.fingerprint.encode(), json.dumps(value, ensure_ascii=False).encode()
 
 
-def calendar_from_record(value: bytes) -> BusinessCalendar:
-    """The calendar a record describes; its fingerprint must match what the record claims, so
-    a clock is never measured on a calendar other than the one it was pinned to."""
+def calendar_from_record(key: bytes, value: bytes) -> BusinessCalendar:
+    """The calendar a record describes; its spec must hash to the record's key, so a clock is
+    never measured on a calendar other than the one it was pinned to."""
     try:
         record: dict[str, Any] = json.loads(value)
         calendar = calendar_from_spec(record["name"], record["spec"])
     except (ValueError, KeyError, TypeError) as exc:
         raise CalendarRecordError(f"not a calendar record: {type(exc).__name__}: {exc}") from exc
-    if calendar.fingerprint != record["fingerprint"]:
+    if calendar.fingerprint.encode() != key:
         raise CalendarRecordError(
             f"calendar {record['name']!r}: its spec hashes to {calendar.fingerprint[:12]}, "
-            f"not to the recorded {str(record['fingerprint'])[:12]}"
+            f"not to its key {key[:12]!r}"
         )
     return calendar
 
@@ -65,30 +68,42 @@ def calendars_to_publish(policy: SlaPolicy, known: Mapping[str, BusinessCalendar
 # --- Kafka I/O -------------------------------------------------------------------------------
 
 
+class RegistryUnavailable(RuntimeError):
+    """The calendar topic is missing or could not be read to its end."""
+
+
 def read_pinned_calendars(bootstrap: str) -> dict[str, BusinessCalendar]:
     """Every calendar on the topic, by fingerprint (the topic is small: one record a calendar
-    version)."""
+    version). A record that is not a valid calendar is logged and skipped: a clock that needs
+    it is caught by the worker's check of its running clocks."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                              consumer_timeout_ms=READ_TIMEOUT_MS)
+    name = topics.SLA_CALENDARS.name
     try:
-        partitions = [TopicPartition(topics.SLA_CALENDARS.name, p)
-                      for p in range(topics.SLA_CALENDARS.partitions)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        ends = consumer.end_offsets(partitions)
-        calendars = {}
-        pending = {tp for tp in partitions if ends[tp] > 0}
-        for message in consumer if pending else ():
-            if message.value is not None:
-                calendar = calendar_from_record(message.value)
+        if not consumer.partitions_for_topic(name):
+            raise RegistryUnavailable(f"topic {name} does not exist: create the topics first "
+                                      "(`complaintflow setup`, or `stack up` locally)")
+        partition = TopicPartition(name, REGISTRY_PARTITION)
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        end = consumer.end_offsets([partition])[partition]
+        calendars: dict[str, BusinessCalendar] = {}
+        position = 0
+        for message in consumer if end > 0 else ():
+            position = message.offset + 1
+            try:
+                calendar = calendar_from_record(message.key or b"", message.value or b"")
+            except CalendarRecordError as exc:
+                _LOG.warning("skipping record %d of %s: %s", message.offset, name, exc)
+            else:
                 calendars[calendar.fingerprint] = calendar
-            tp = TopicPartition(message.topic, message.partition)
-            if message.offset + 1 >= ends[tp]:
-                pending.discard(tp)
-            if not pending:
+            if position >= end:
                 break
+        if position < end:
+            raise RegistryUnavailable(f"read {name} only to offset {position} of {end} within "
+                                      f"{READ_TIMEOUT_MS / 1000:.0f} s")
         return calendars
     finally:
         consumer.close()
@@ -105,7 +120,8 @@ def publish_calendars(bootstrap: str, calendars: Iterable[BusinessCalendar],
     try:
         for calendar in calendars:
             key, value = calendar_record(calendar, policy_version, at_ms)
-            producer.send(topics.SLA_CALENDARS.name, key=key, value=value).get(timeout=30)
+            producer.send(topics.SLA_CALENDARS.name, key=key, value=value,
+                          partition=REGISTRY_PARTITION).get(timeout=30)
     finally:
         producer.close()
 
