@@ -37,7 +37,7 @@ from schemas import serde
 from schemas.catalogue import CURRENT
 from schemas.event import Event
 from streams import topics
-from streams.sla.agent import TICK_SECONDS
+from streams.pipeline.agent import TICK_SECONDS
 from streams.sla.clock import (
     FIRST_RESPONSE,
     SLA_BREACHED,

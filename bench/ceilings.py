@@ -57,7 +57,9 @@ def run_faust_count(expected: int, faust_settings: dict) -> None:
     from streams import topics
     from streams.app import create_app, raw_topic
 
-    app = create_app(load_settings(), app_id=FAUST_APP_ID)
+    settings = load_settings()
+    app = create_app(settings.kafka_bootstrap, settings.profile, settings.worker_data_dir,
+                     app_id=FAUST_APP_ID)
     for name, value in faust_settings.items():
         setattr(app.conf, name, value)
     tally = Tally(expected)

@@ -19,7 +19,9 @@ from streams.worker import build_app
 
 
 def main() -> None:
-    app = build_app(load_settings())
+    settings = load_settings()
+    app = build_app(settings.kafka_bootstrap, settings.profile, settings.worker_data_dir,
+                    settings.sla_policy)
     for name, value in json.loads(os.environ.get(WORKER_SETTINGS_ENV) or "{}").items():
         setattr(app.conf, name, value)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]  # Faust's Worker reads its own argv

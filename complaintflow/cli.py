@@ -57,11 +57,14 @@ def _serve_metrics(args: argparse.Namespace) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from streams.tickets.model import DAY_MS
     from streams.worker import run_worker
 
     _serve_metrics(args)
     sys.argv = [sys.argv[0], "worker", "-l", "info"]  # Faust's Worker reads its own argv
-    run_worker(load_settings())
+    settings = load_settings()
+    run_worker(settings.kafka_bootstrap, settings.profile, settings.worker_data_dir,
+               settings.sla_policy, round(settings.ticket_retention_days * DAY_MS))
     return 0
 
 

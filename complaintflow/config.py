@@ -29,6 +29,7 @@ class Settings:
     state_dir: Path = Path(".stack")
     sla_policy: Path | None = None  # None: the packaged default policy
     alertmanager_url: str | None = None  # for the alert bridge, e.g. http://127.0.0.1:9093
+    ticket_retention_days: float = 30.0  # a closed ticket's state leaves the worker after
 
     @property
     def api_url(self) -> str:
@@ -50,6 +51,7 @@ ENV_VARIABLES = {
     "state_dir": "CF_STATE_DIR",
     "sla_policy": "CF_SLA_POLICY",
     "alertmanager_url": "CF_ALERTMANAGER_URL",
+    "ticket_retention_days": "CF_TICKET_RETENTION_DAYS",
 }
 _INTS = ("clickhouse_port", "api_port")
 
@@ -68,6 +70,8 @@ def load_settings(env: Mapping[str, str] | None = None,
     for key in _INTS:
         if key in values:
             values[key] = _port(ENV_VARIABLES[key], values[key])
+    if "ticket_retention_days" in values:
+        values["ticket_retention_days"] = _days(values["ticket_retention_days"])
     missing = [ENV_VARIABLES[k] for k in ("kafka_bootstrap", "clickhouse_host", "clickhouse_port")
                if k not in values]
     if missing:
@@ -91,6 +95,17 @@ def _from_stack_state(state_dir: Path) -> dict[str, object]:
         host, port = endpoints["api_url"].removeprefix("http://").rsplit(":", 1)
         values.update(api_host=host, api_port=int(port))
     return values
+
+
+def _days(value: object) -> float:
+    try:
+        days = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        days = -1.0
+    if not days > 0:
+        raise ConfigError(f"CF_TICKET_RETENTION_DAYS must be a number of days above 0, "
+                          f"got {value!r}")
+    return days
 
 
 def _port(variable: str, value: object) -> int:

@@ -1,21 +1,19 @@
-"""The Faust application: one app, every topic and table declared once."""
+"""The Faust application: one app, every topic declared once."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import faust
 
-from complaintflow.config import Settings
 from streams import topics
 
-# Tansu reports a partition's end offset per batch, not per record (STACK.md), which breaks
-# Faust's table recovery; one record per batch keeps changelogs restorable on the local broker.
+# The local broker (Tansu) joins consumer groups slowly with Faust's defaults
+# (docs/local-stack.md): long enough that a worker starting on a backlog is not evicted,
+# short enough that a fresh group joins in ~5 s rather than ~30 s. The worker keeps no Faust
+# table, so unlike before no producer setting is needed to keep changelogs recoverable there.
 _LOCAL_BROKER_SETTINGS: dict[str, Any] = {
-    "producer_linger": 0.0,
-    "producer_max_batch_size": 1,
-    # Long enough that a worker starting on a backlog is not evicted (5 s was), short enough
-    # that a fresh group joins in ~5 s rather than Faust's default ~30 s on Tansu.
     "broker_max_poll_interval": 60.0,
     "broker_rebalance_timeout": 5.0,
     "broker_session_timeout": 6.0,
@@ -23,22 +21,23 @@ _LOCAL_BROKER_SETTINGS: dict[str, Any] = {
 }
 
 
-def create_app(settings: Settings, app_id: str = "complaintflow") -> faust.App:
-    local = settings.profile == "local"
-    profile = _LOCAL_BROKER_SETTINGS if local else {}
+def create_app(bootstrap: str, profile: str, data_dir: Path,
+               app_id: str = "complaintflow") -> faust.App:
+    """``profile`` "local" (the Tansu broker of `complaintflow stack`) or "kafka"."""
+    local = profile == "local"
     # tansu:// is Faust's Kafka transport with a shorter fetch wait (streams/local_broker.py).
     scheme = "tansu" if local else "kafka"
-    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
-        broker=f"{scheme}://{settings.kafka_bootstrap}",
-        store="rocksdb://",
-        datadir=str(settings.worker_data_dir),
+        broker=f"{scheme}://{bootstrap}",
+        store="memory://",
+        datadir=str(data_dir),
         topic_replication_factor=1,
         topic_partitions=topics.PARTITIONS,
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
-        **profile,
+        **(_LOCAL_BROKER_SETTINGS if local else {}),
     )
 
 

@@ -22,7 +22,7 @@ RULES_YML = ROOT / "deploy" / "prometheus" / "rules.yml"
 AMTOOL = Path("/usr/bin/amtool")
 PROMTOOL = Path("/usr/bin/promtool")
 # The modules that register the metrics the rules use.
-METRIC_MODULES = ("streams.intake.api", "streams.tickets.agent", "streams.sla.agent",
+METRIC_MODULES = ("streams.intake.api", "streams.pipeline.agent",
                   "projections.projector", "alerting.bridge")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -796,6 +796,65 @@ def test_state_survives_a_json_round_trip_and_carries_on_identically():
     assert twin.do("ticket.first_response_sent", "2025-11-10 11:05") == t.do(
         "ticket.first_response_sent", "2025-11-10 11:05")
 
+
+
+def asdict_form(state: SlaState) -> dict[str, Any]:
+    """SlaState.to_dict as it was written before, on dataclasses.asdict."""
+    return {**asdict(state), "clocks": [
+        {**asdict(c), "pauses": [asdict(p) for p in c.pauses], "warned": list(c.warned)}
+        for c in state.clocks]}
+
+
+def representative_slas() -> list[SlaState]:
+    reopened = busy_ticket()
+    reopened.do("ticket.first_response_sent", "2025-11-10 11:05")
+    reopened.do("ticket.resolved", "2025-11-10 12:00")
+    reopened.do("ticket.reopened", "2025-11-11 10:00")
+    opened = Ticket()
+    opened.do("complaint.received", "2025-11-04 10:00")
+    states = [busy_ticket().sla, reopened.sla, opened.sla]
+    assert all(s is not None for s in states)
+    return states  # type: ignore[return-value]
+
+
+def test_stored_json_is_the_one_asdict_gave():
+    for state in representative_slas():
+        assert json.dumps(state.to_dict()) == json.dumps(asdict_form(state))  # key order too
+        assert json.dumps(state.to_dict(), sort_keys=True) == json.dumps(asdict_form(state),
+                                                                         sort_keys=True)
+
+
+_OPT_MS = st.none() | st.integers(0, 2**53)
+_TEXT = st.text(max_size=10)
+pauses = st.builds(Pause, started_at=st.integers(0, 2**53), ended_at=_OPT_MS, reason=_TEXT)
+metric_clocks = st.builds(
+    MetricClock, metric=_TEXT, cycle=st.integers(1, 9), started_at=st.integers(0, 2**53),
+    target_seconds=st.integers(0, 10**7), calendar_name=_TEXT, policy_version=_TEXT,
+    calendar_fingerprint=st.none() | _TEXT, pauses=st.lists(pauses, max_size=4).map(tuple),
+    warned=st.lists(st.floats(0, 1), max_size=3).map(tuple), breached_at=_OPT_MS,
+    stopped_at=_OPT_MS, outcome=st.sampled_from(["running", "paused", "met", "breached"]),
+    emitted=st.integers(0, 99),
+)
+sla_states = st.builds(
+    SlaState, ticket_id=_TEXT, partition=st.integers(0, 63), priority=_TEXT,
+    customer_tier=_TEXT, category=st.none() | _TEXT, team=st.none() | _TEXT, status=_TEXT,
+    clocks=st.lists(metric_clocks, max_size=4).map(tuple), watermark=st.integers(0, 2**53),
+    ticket_version=st.integers(0, 10**6),
+)
+
+
+@settings(max_examples=200)
+@given(state=sla_states)
+def test_any_state_round_trips_through_json_as_asdict_wrote_it(state: SlaState):
+    text = json.dumps(state.to_dict(), sort_keys=True)
+    assert text == json.dumps(asdict_form(state), sort_keys=True)
+    assert SlaState.from_dict(json.loads(text)) == state
+
+
+def test_a_state_stored_before_ticket_versions_were_kept_still_loads():
+    stored = busy_ticket().sla.to_dict()  # type: ignore[union-attr]
+    del stored["ticket_version"]
+    assert SlaState.from_dict(stored).ticket_version == 0
 
 def test_a_redelivered_change_is_ignored():
     t = Ticket()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from schemas import serde
 from streams.sla.handling import handle_change, handle_due
 from streams.sla.policy import load_policy
 from streams.tickets.handling import Origin
@@ -22,7 +22,7 @@ def _received_change(priority: str = "urgent", tier: str = "vip"):
 
 
 def test_new_ticket_starts_clocks_and_schedules_its_first_instant():
-    outcome = handle_change(serde.encode(_received_change()), ORIGIN, {}.get, POLICY, T0)
+    outcome = handle_change(_received_change(), ORIGIN, None, POLICY, T0)
     assert outcome.dead_letter is None
     assert outcome.state.partition == 1
     # Every clock the receipt starts is announced at once, dated at receipt.
@@ -35,7 +35,7 @@ def test_new_ticket_starts_clocks_and_schedules_its_first_instant():
 
 
 def test_due_deadline_emits_warnings_and_breach_then_schedules_nothing_more_for_it():
-    state = handle_change(serde.encode(_received_change()), ORIGIN, {}.get, POLICY, T0).state
+    state = handle_change(_received_change(), ORIGIN, None, POLICY, T0).state
     outcome = handle_due(state, T0 + 2_000, POLICY)
     kinds = [(e.event_type, e.data["metric"]) for e in outcome.events]
     assert ("sla.breached", "first_response") in kinds
@@ -43,8 +43,17 @@ def test_due_deadline_emits_warnings_and_breach_then_schedules_nothing_more_for_
     assert outcome.due is None or outcome.due > T0 + 2_000
 
 
-def test_undecodable_change_is_dead_lettered_at_its_position():
-    outcome = handle_change(b"\x00\x00", ORIGIN, {}.get, POLICY, T0)
+def test_a_change_the_clocks_cannot_take_is_dead_lettered_with_its_reason():
+    # A ticket whose calendar the policy cannot provide (a clock pinned to a lost calendar).
+    state = handle_change(_received_change(), ORIGIN, None, POLICY, T0).state
+    lost = replace(state, clocks=tuple(replace(c, calendar_fingerprint="f" * 64)
+                                       for c in state.clocks))
+    reply = event("ticket.first_response_sent", ticket_id="S1", at=T0 + 500)
+    received = event("complaint.received", ticket_id="S1", at=T0, priority="urgent",
+                     customer_tier="vip")
+    change = state_changed_event(evolve(evolve(None, received), reply), reply)
+    outcome = handle_change(change, ORIGIN, lost, POLICY, T0)
     assert outcome.state is None
-    assert (outcome.dead_letter.stage, outcome.dead_letter.dlq_id) == \
-        ("sla", "complaints.ticket-state:1:7")
+    letter = outcome.dead_letter
+    assert (letter.stage, letter.dlq_id, letter.source_offset) == ("sla", change.event_id, 7)
+    assert letter.reason.startswith("UnknownCalendar: calendar '24x7' with fingerprint ffff")

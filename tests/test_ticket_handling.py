@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from schemas import serde
 from streams.tickets.handling import Origin, handle
-from streams.tickets.model import TicketState, evolve
-from tests.factories import event
+from streams.tickets.model import DAY_MS, TicketState, TicketTombstone, evolve
+from tests.factories import T0, event
 
 ORIGIN = Origin("complaints.events", 2, 41)
 
 
-def _handle(ev, store: dict[str, TicketState], key: bytes | None = None):
-    return handle(serde.encode(ev), key if key is not None else ev.ticket_id.encode(), ORIGIN,
+def _handle(ev, store: dict[str, TicketState | TicketTombstone], key: bytes | None = None,
+            origin: Origin = ORIGIN):
+    return handle(serde.encode(ev), key if key is not None else ev.ticket_id.encode(), origin,
                   store.get, now_ms=123)
+
+
+def _at(offset: int) -> Origin:
+    return Origin("complaints.events", 2, offset)
 
 
 def test_applied_event_yields_new_state_and_state_changed():
@@ -57,3 +62,41 @@ def test_defect_in_the_model_parks_the_event_instead_of_stalling():
     store = {"T9": evolve(None, event("complaint.received", ticket_id="T9"))}
     letter = _handle(broken, store).dead_letter
     assert letter.reason.startswith("internal error: ValueError")
+
+
+def test_the_applied_state_remembers_the_record_offset():
+    store: dict[str, TicketState | TicketTombstone] = {}
+    outcome = _handle(event("complaint.received", ticket_id="T7"), store, origin=_at(41))
+    assert outcome.state.applied_offset == 41
+    store["T7"] = outcome.state
+    outcome = _handle(event("ticket.assigned", ticket_id="T7", team="x"), store, origin=_at(57))
+    assert outcome.label == "applied" and outcome.state.applied_offset == 57
+
+
+def test_a_redelivered_record_yields_nothing_to_write():
+    assigned = event("ticket.assigned", ticket_id="T7", team="x")
+    store: dict[str, TicketState | TicketTombstone] = {}
+    for offset, ev in ((40, event("complaint.received", ticket_id="T7")), (41, assigned),
+                       (42, event("ticket.agent_replied", ticket_id="T7"))):
+        store["T7"] = _handle(ev, store, origin=_at(offset)).state
+    again = _handle(assigned, store, origin=_at(41))
+    assert again.duplicate and again.state is None and again.dead_letter is None
+
+
+def test_a_client_retry_at_a_new_offset_yields_nothing_to_write():
+    received = event("complaint.received", ticket_id="T7")
+    store = {"T7": _handle(received, {}, origin=_at(40)).state}
+    retry = _handle(received, store, origin=_at(90))
+    assert retry.duplicate and retry.state is None and retry.dead_letter is None
+
+
+def test_a_late_event_for_a_purged_ticket_is_dead_lettered_with_the_reason():
+    store = {"T7": TicketTombstone("T7", T0, T0 + 31 * DAY_MS, 30 * DAY_MS, applied_offset=40)}
+    letter = _handle(event("complaint.received", ticket_id="T7"), store,
+                     origin=_at(90)).dead_letter
+    assert letter.field == "ticket_id"
+    assert letter.reason == ("ticket T7 was closed on 2025-11-23 00:00 UTC and purged after the "
+                             "retention of 30 days; the event arrived too late")
+    assert (letter.source_partition, letter.source_offset) == (2, 90)
+    assert _handle(event("complaint.received", ticket_id="T7"), store,
+                   origin=_at(40)).duplicate

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, replace
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streams.tickets.model import (
+    RECENT_EVENT_IDS,
     Duplicate,
     Rejected,
     Status,
@@ -184,4 +191,155 @@ def test_state_changed_event_carries_full_state_and_cause():
     assert derived.caused_by == cause.event_id
     assert derived.data["status"] == "acknowledged"
     assert derived.data["first_response_at"] == state.first_response_at
-    assert "seen_event_ids" not in derived.data
+    assert "seen_event_ids" not in derived.data and "applied_offset" not in derived.data
+
+
+# --- de-duplication: the highest offset applied and the most recent event ids -----------------
+
+
+def busy(events: int, offset: int = 100) -> TicketState:
+    """A ticket after ``events`` input events, the n-th (from 0) at ``offset + n`` with id e<n>."""
+    state = evolve(None, event("complaint.received", event_id="e0"), offset)
+    for n in range(1, events):
+        change = event("ticket.agent_replied", at=T0 + n * 1_000, event_id=f"e{n}")
+        assert decide(state, change, offset + n) is None
+        state = evolve(state, change, offset + n)
+    return state
+
+
+def test_a_redelivered_record_is_a_duplicate_even_once_its_id_is_forgotten():
+    state = busy(3 * RECENT_EVENT_IDS)
+    assert state.applied_offset == 100 + 3 * RECENT_EVENT_IDS - 1
+    assert "e0" not in state.seen_event_ids
+    # The same records again (a consumer restarting from an older commit): offsets at or
+    # below the highest applied, whatever their ids.
+    assert isinstance(decide(state, event("complaint.received", event_id="e0"), 100), Duplicate)
+    assert isinstance(decide(state, event("ticket.agent_replied", event_id="e7"), 107), Duplicate)
+    later = event("ticket.agent_replied", event_id="new")
+    assert isinstance(decide(state, later, state.applied_offset), Duplicate)
+    assert decide(state, later, state.applied_offset + 1) is None
+
+
+def test_a_client_retry_of_a_recent_event_is_a_duplicate_at_its_new_offset():
+    state = busy(RECENT_EVENT_IDS)
+    oldest_remembered = event("ticket.agent_replied", event_id="e0")
+    assert isinstance(decide(state, oldest_remembered, 10_000), Duplicate)
+    # The trade-off: once RECENT_EVENT_IDS newer events came, a retry of it applies again.
+    state = evolve(state, event("ticket.agent_replied", event_id="one-more"), 10_000)
+    assert "e0" not in state.seen_event_ids
+    assert decide(state, oldest_remembered, 10_001) is None
+
+
+def test_recent_ids_are_bounded_in_order_so_the_state_stops_growing():
+    state = busy(5)
+    assert state.seen_event_ids == ("e0", "e1", "e2", "e3", "e4")
+    long_lived = busy(10 * RECENT_EVENT_IDS)
+    assert long_lived.seen_event_ids == tuple(
+        f"e{n}" for n in range(9 * RECENT_EVENT_IDS, 10 * RECENT_EVENT_IDS))
+    # Twice the events, the same size (ids and counters of the same width here).
+    assert len(json.dumps(long_lived.to_dict())) == len(json.dumps(busy(5 * RECENT_EVENT_IDS)
+                                                                   .to_dict()))
+
+
+def test_without_an_offset_the_ids_alone_catch_repeats():
+    state = evolve(None, event("complaint.received", event_id="a"))
+    state = evolve(state, event("ticket.assigned", event_id="b", team="x"))
+    assert state.applied_offset is None
+    assert isinstance(decide(state, event("ticket.assigned", event_id="b", team="y")), Duplicate)
+    assert decide(state, event("ticket.agent_replied", event_id="c"), 5) is None
+    assert evolve(state, event("ticket.agent_replied", event_id="c"), 5).applied_offset == 5
+    # A later event without an offset keeps the offset known.
+    stamped = evolve(state, event("ticket.agent_replied", event_id="c"), 5)
+    assert evolve(stamped, event("ticket.agent_replied", event_id="d")).applied_offset == 5
+
+
+def old_form(state: TicketState, ids: list[str]) -> dict[str, Any]:
+    """A state as the unbounded model stored it: every id, sorted, and no applied_offset."""
+    data = asdict(state)
+    data["status"] = state.status.value
+    data["teams_visited"] = list(state.teams_visited)
+    data["seen_event_ids"] = sorted(ids)
+    del data["applied_offset"]
+    return data
+
+
+def test_a_state_stored_before_the_bound_loads_with_its_last_ids():
+    ids = [f"id-{n:03d}" for n in range(3 * RECENT_EVENT_IDS)]
+    stored = json.loads(json.dumps(old_form(ticket_in(Status.ESCALATED), ids)))
+    loaded = TicketState.from_dict(stored)
+    assert loaded.seen_event_ids == tuple(sorted(ids)[-RECENT_EVENT_IDS:])
+    assert loaded.applied_offset is None
+    assert loaded == replace(ticket_in(Status.ESCALATED), seen_event_ids=loaded.seen_event_ids)
+    assert isinstance(decide(loaded, event("ticket.resolved", event_id=ids[-1]), 7), Duplicate)
+    after = evolve(loaded, event("ticket.resolved", event_id="next"), 7)
+    assert after.applied_offset == 7 and len(after.seen_event_ids) == RECENT_EVENT_IDS
+    assert TicketState.from_dict(after.to_dict()) == after
+
+
+def test_a_small_old_state_keeps_all_its_ids():
+    state = ticket_in(Status.CLOSED)
+    loaded = TicketState.from_dict(old_form(state, list(state.seen_event_ids)))
+    assert loaded == replace(state, seen_event_ids=tuple(sorted(state.seen_event_ids)))
+
+
+# --- the stored form -----------------------------------------------------------------------------
+
+
+def asdict_form(state: TicketState) -> dict[str, Any]:
+    """TicketState.to_dict as it was written before, on dataclasses.asdict (the ids were a set,
+    written sorted; they are a sequence now, written in order)."""
+    data = asdict(state)
+    data["status"] = state.status.value
+    data["teams_visited"] = list(state.teams_visited)
+    data["seen_event_ids"] = list(state.seen_event_ids)
+    return data
+
+
+REPRESENTATIVE = [
+    *(ticket_in(status) for status in Status),
+    busy(8),
+    busy(3 * RECENT_EVENT_IDS),
+    replace(busy(3), teams_visited=("a", "b", "a"), csat=4, nps=-1, compensation_total=12.5,
+            channel=None, kind="praise", resolution_code="refund"),
+]
+
+
+@pytest.mark.parametrize("state", REPRESENTATIVE)
+def test_stored_json_is_the_one_asdict_gave(state: TicketState):
+    assert json.dumps(state.to_dict()) == json.dumps(asdict_form(state))  # key order too
+    assert TicketState.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+
+
+_TEXT = st.text(max_size=12)
+_OPT_TEXT = st.none() | _TEXT
+_MS = st.integers(0, 2**53)
+_OPT_MS = st.none() | _MS
+ticket_states = st.builds(
+    TicketState,
+    ticket_id=_TEXT, status=st.sampled_from(Status), version=st.integers(1, 10**6),
+    received_at=_MS, updated_at=_MS, kind=_TEXT, channel=_OPT_TEXT, category=_OPT_TEXT,
+    priority=_OPT_TEXT, customer_id=_OPT_TEXT, customer_tier=_OPT_TEXT, region=_OPT_TEXT,
+    team=_OPT_TEXT, agent=_OPT_TEXT, first_response_at=_OPT_MS, first_resolved_at=_OPT_MS,
+    resolved_at=_OPT_MS, closed_at=_OPT_MS, transfer_count=st.integers(0, 99),
+    reopen_count=st.integers(0, 99), escalation_level=st.integers(0, 9),
+    csat=st.none() | st.integers(1, 5), nps=st.none() | st.integers(0, 10),
+    compensation_total=st.floats(allow_nan=False, allow_infinity=False),
+    last_event_type=_OPT_TEXT, resolution_code=_OPT_TEXT,
+    teams_visited=st.lists(_TEXT, max_size=5).map(tuple),
+    seen_event_ids=st.lists(_TEXT, max_size=RECENT_EVENT_IDS).map(tuple),
+    applied_offset=st.none() | st.integers(0, 2**62),
+)
+
+
+@settings(max_examples=200)
+@given(state=ticket_states)
+def test_any_state_round_trips_through_json_as_asdict_wrote_it(state: TicketState):
+    text = json.dumps(state.to_dict(), sort_keys=True)
+    assert text == json.dumps(asdict_form(state), sort_keys=True)
+    assert TicketState.from_dict(json.loads(text)) == state
+
+
+def test_an_unknown_stored_status_is_refused():
+    data = {**ticket_in(Status.NEW).to_dict(), "status": "archived"}
+    with pytest.raises(ValueError, match="archived"):
+        TicketState.from_dict(data)

@@ -14,7 +14,7 @@ is due. So a replay of the same changes reaches the same verdicts whenever `adva
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from schemas.catalogue import current
@@ -61,6 +61,13 @@ class Pause:
     ended_at: int | None
     reason: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"started_at": self.started_at, "ended_at": self.ended_at, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pause:
+        return cls(data["started_at"], data["ended_at"], data["reason"])
+
 
 @dataclass(frozen=True)
 class MetricClock:
@@ -96,13 +103,42 @@ class MetricClock:
         return bool(self.pauses) and self.pauses[-1].ended_at is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "pauses": [asdict(p) for p in self.pauses],
-                "warned": list(self.warned)}
+        """The stored (JSON) form, written by hand and shallow: `dataclasses.asdict` deep-copies
+        every value and costs several times more; the keys and values are the same."""
+        return {
+            "metric": self.metric,
+            "cycle": self.cycle,
+            "started_at": self.started_at,
+            "target_seconds": self.target_seconds,
+            "calendar_name": self.calendar_name,
+            "policy_version": self.policy_version,
+            "calendar_fingerprint": self.calendar_fingerprint,
+            "pauses": [pause.to_dict() for pause in self.pauses],
+            "warned": list(self.warned),
+            "breached_at": self.breached_at,
+            "stopped_at": self.stopped_at,
+            "outcome": self.outcome,
+            "emitted": self.emitted,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MetricClock:
-        return cls(**{**data, "pauses": tuple(Pause(**p) for p in data["pauses"]),
-                      "warned": tuple(data["warned"])})
+        get = data.get
+        return cls(
+            metric=data["metric"],
+            cycle=data["cycle"],
+            started_at=data["started_at"],
+            target_seconds=data["target_seconds"],
+            calendar_name=data["calendar_name"],
+            policy_version=data["policy_version"],
+            calendar_fingerprint=get("calendar_fingerprint"),
+            pauses=tuple(Pause.from_dict(pause) for pause in get("pauses", ())),
+            warned=tuple(get("warned", ())),
+            breached_at=get("breached_at"),
+            stopped_at=get("stopped_at"),
+            outcome=get("outcome", RUNNING),
+            emitted=get("emitted", 0),
+        )
 
 
 @dataclass(frozen=True)
@@ -121,11 +157,34 @@ class SlaState:
     ticket_version: int = 0  # the ticket's version last applied: a change at or below is a repeat
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "clocks": [clock.to_dict() for clock in self.clocks]}
+        """The stored (JSON) form, written by hand and shallow, as `MetricClock.to_dict`."""
+        return {
+            "ticket_id": self.ticket_id,
+            "partition": self.partition,
+            "priority": self.priority,
+            "customer_tier": self.customer_tier,
+            "category": self.category,
+            "team": self.team,
+            "status": self.status,
+            "clocks": [clock.to_dict() for clock in self.clocks],
+            "watermark": self.watermark,
+            "ticket_version": self.ticket_version,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SlaState:
-        return cls(**{**data, "clocks": tuple(MetricClock.from_dict(c) for c in data["clocks"])})
+        return cls(
+            ticket_id=data["ticket_id"],
+            partition=data["partition"],
+            priority=data["priority"],
+            customer_tier=data["customer_tier"],
+            category=data["category"],
+            team=data["team"],
+            status=data["status"],
+            clocks=tuple(MetricClock.from_dict(clock) for clock in data["clocks"]),
+            watermark=data["watermark"],
+            ticket_version=data.get("ticket_version", 0),
+        )
 
 
 # --- the public functions --------------------------------------------------------------------

@@ -1,11 +1,9 @@
-"""SLA processing of one record, pure: a ticket change or a due deadline in, an outcome out."""
+"""SLA processing of one ticket, pure: a ticket change or a due deadline in, an outcome out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from schemas import serde
 from schemas.event import Event
 from streams.deadletter import DeadLetter
 from streams.sla.clock import SlaState, advance, next_due, on_ticket_state
@@ -23,17 +21,13 @@ class SlaOutcome:
     dead_letter: DeadLetter | None = None
 
 
-def handle_change(raw: bytes, origin: Origin, load: Callable[[str], SlaState | None],
-                  policy: SlaPolicy, now_ms: int) -> SlaOutcome:
+def handle_change(change: Event, origin: Origin, state: SlaState | None, policy: SlaPolicy,
+                  now_ms: int) -> SlaOutcome:
+    """A ticket.state_changed applied to the ticket's clocks; a failure (no holiday data, a
+    calendar the policy cannot provide, a defect) parks the change in the dead letters."""
     try:
-        change = serde.decode(raw)
-    except serde.DecodeError as exc:
-        return SlaOutcome(dead_letter=DeadLetter.for_bytes(
-            raw, STAGE, str(exc), now_ms, origin.topic, origin.partition, origin.offset))
-    try:
-        state, events = on_ticket_state(load(change.ticket_id), change, policy,
-                                        origin.partition)
-    except Exception as exc:  # e.g. no holiday data, a calendar the policy dropped, a defect
+        state, events = on_ticket_state(state, change, policy, origin.partition)
+    except Exception as exc:  # the partition must not stall on one ticket
         return SlaOutcome(dead_letter=DeadLetter.for_event(
             change, STAGE, f"{type(exc).__name__}: {exc}", now_ms, source_topic=origin.topic,
             source_partition=origin.partition, source_offset=origin.offset))

@@ -1,7 +1,8 @@
 """One input record in, one outcome out: decode, check the key, decide, evolve.
 
 Pure (no Kafka, no clock): the agent passes the stored state, the record and the time, and
-performs the outcome's writes.
+performs the outcome's writes. The record's offset (``Origin.offset``) goes to decide/evolve,
+which keep the highest one applied to recognise a redelivered record.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from streams.tickets.model import (
     Duplicate,
     Rejected,
     TicketState,
+    TicketTombstone,
     decide,
     evolve,
     state_changed_event,
@@ -46,7 +48,9 @@ class Outcome:
 
 
 def handle(raw: bytes, key: bytes | None, origin: Origin,
-           load: Callable[[str], TicketState | None], now_ms: int) -> Outcome:
+           load: Callable[[str], TicketState | TicketTombstone | None], now_ms: int) -> Outcome:
+    """``load`` returns the ticket as stored: its state, its tombstone once purged (every
+    event is then refused, except a redelivery of a record it had applied), or None."""
     try:
         event = serde.decode(raw)
     except serde.DecodeError as exc:
@@ -63,12 +67,13 @@ def handle(raw: bytes, key: bytes | None, origin: Origin,
                       "their order", "ticket_id")
     state = load(event.ticket_id)
     try:
-        decision = decide(state, event)
+        decision = decide(state, event, origin.offset)
         if isinstance(decision, Duplicate):
             return Outcome(duplicate=True)
         if isinstance(decision, Rejected):
             return refuse(decision.reason, decision.field)
-        new_state = evolve(state, event)
+        assert not isinstance(state, TicketTombstone)  # decide() refuses all a tombstone gets
+        new_state = evolve(state, event, origin.offset)
     except Exception as exc:  # a defect must not stall the partition; park the event instead
         return refuse(f"internal error: {type(exc).__name__}: {exc}", None)
     return Outcome(state=new_state, state_changed=state_changed_event(new_state, event))
