@@ -1,13 +1,13 @@
-"""A local Alertmanager (Debian's prometheus-alertmanager 0.25) beside the local stack.
+"""Alertmanager (Debian's prometheus-alertmanager 0.25), whichever server runs it: its
+command line, its readiness probe and the deploy config rendered for tests and experiments.
 
-It runs as the stack service "alertmanager" (recorded in state.json, so `stack down` stops it
-by PID), on a free loopback port, without clustering, with its notification log and silences
-under state_dir/alertmanager/.
+Nothing here knows the local stack. Installing Alertmanager and running it beside the stack
+(recorded in state.json, so `stack down` stops it by PID) is `complaintflow.stack`'s part:
+`stack.start_alertmanager` / `stack.stop_alertmanager`.
 """
 
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,69 +15,29 @@ from typing import Any
 
 import yaml
 
-from complaintflow import stack
-from complaintflow.processes import free_loopback_ports, log_tail
-
 ALERTMANAGER_BIN = Path("/usr/bin/prometheus-alertmanager")
 ALERTMANAGER_PACKAGE = "prometheus-alertmanager"  # ships amtool too
-SERVICE = "alertmanager"
 DEPLOY_CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "alertmanager" / \
     "alertmanager.yml"
-READY_TIMEOUT_S = 30.0
 
 
-def ensure_installed() -> None:
-    stack.install_debian_packages(ALERTMANAGER_BIN, [ALERTMANAGER_PACKAGE])
-
-
-def start(state_dir: Path, config_path: Path = DEPLOY_CONFIG, port: int | None = None,
-          timeout_s: float = READY_TIMEOUT_S) -> str:
-    """Start Alertmanager with config_path on port (default: a free one), wait until it is
-    ready, and return its URL. A restart in the same state_dir keeps the notification log
-    and silences, so it does not notify again about what it already did."""
-    ensure_installed()
-    state_dir = Path(state_dir).resolve()
-    storage = state_dir / SERVICE
-    storage.mkdir(parents=True, exist_ok=True)
-    port = port or free_loopback_ports(1)[0]
-    url = f"http://{stack.LOOPBACK}:{port}"
-    stack.spawn_service(state_dir, SERVICE, [
-        str(ALERTMANAGER_BIN),
+def command(config_path: Path, storage: Path, host: str, port: int,
+            binary: Path = ALERTMANAGER_BIN) -> list[str]:
+    """The argv of a single Alertmanager (no clustering) listening on host:port, with its
+    notification log and silences under storage."""
+    return [
+        str(binary),
         f"--config.file={Path(config_path).resolve()}",
-        f"--storage.path={storage}",
-        f"--web.listen-address={stack.LOOPBACK}:{port}",
+        f"--storage.path={Path(storage).resolve()}",
+        f"--web.listen-address={host}:{port}",
         "--cluster.listen-address=",  # empty: a single instance, no gossip port
-    ])
+    ]
+
+
+def is_ready(url: str) -> bool:
+    """True if the Alertmanager at url answers its readiness endpoint with 200."""
     try:
-        _wait_ready(state_dir, url, timeout_s)
-    except BaseException:
-        stop(state_dir)
-        raise
-    return url
-
-
-def stop(state_dir: Path) -> None:
-    """Stop the recorded Alertmanager by PID (nothing to do if none is recorded)."""
-    if SERVICE in stack.status(state_dir)["processes"]:
-        stack.stop_service(state_dir, SERVICE)
-
-
-def _wait_ready(state_dir: Path, url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        process = stack.status(state_dir)["processes"][SERVICE]
-        if not process["alive"]:
-            raise stack.StackError(f"Alertmanager exited while starting; see {process['log']}:"
-                                   f"\n{log_tail(process)}")
-        if _answers(f"{url}/-/ready"):
-            return
-        time.sleep(0.1)
-    raise stack.StackError(f"Alertmanager at {url} was not ready within {timeout_s:.0f} s")
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False

@@ -1,26 +1,40 @@
 """Detached background processes that are started, checked and stopped by PID only.
 
-A process is identified by its PID *and* its start time (clock ticks since boot, from
-/proc/PID/stat) read right after it started, and it must still lead the session it was
-started in; so a PID that the kernel has since handed to another program is never
-signalled. The command line is recorded too, for people, but is not part of the
-identity: it legitimately changes when a wrapper execs the real program or a program
-renames itself (a Faust worker does, when setproctitle is installed), and a check on it
-would then leave such processes running. Nothing here looks processes up by name.
+A process is identified by its PID *and* its create time, read with psutil right after it
+started, and it must still lead the session it was started in; so a PID that the kernel has
+since handed to another program is never signalled. The create time is kept as seconds since
+boot (the kernel's own start time of the process), not as a date: a change of the system
+clock (NTP, a resumed laptop) must not make a running process look like another one.
+
+The command line is recorded too, for people, but is not part of the identity: it
+legitimately changes when a wrapper execs the real program or a program renames itself (a
+Faust worker does, when setproctitle is installed), and a check on it would then leave such
+processes running. Nothing here looks processes up by name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-ProcessRecord = dict[str, Any]  # {"pid", "argv", "cmdline", "start_ticks", "log", "log_offset"}
+import psutil
+
+# {"pid", "argv", "cmdline", "create_time_since_boot", "log", "log_offset"}; records written
+# before psutil was used have "start_ticks" (the same instant in clock ticks) instead.
+ProcessRecord = dict[str, Any]
+
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+# Linux counts process start times in clock ticks: two readings of one process's create
+# time agree to well within half a tick, two processes that share a PID differ by more.
+_SAME_START_S = 0.5 / CLOCK_TICKS_PER_S
+_GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 # Popen objects of the processes this interpreter started, kept so they can be reaped
 # (otherwise a stopped child stays a zombie, which still has a /proc entry).
@@ -67,12 +81,12 @@ def start_detached(
         except OSError as exc:
             raise ProcessError(f"cannot start {argv[0]}: {exc}") from exc
     _CHILDREN[proc.pid] = proc
-    # Popen returns after exec succeeded, so /proc already shows the new program.
+    # Popen returns after exec succeeded, so the kernel already shows the new program.
     return {
         "pid": proc.pid,
         "argv": list(argv),
         "cmdline": read_cmdline(proc.pid),
-        "start_ticks": read_start_ticks(proc.pid),
+        "create_time_since_boot": read_create_time_since_boot(proc.pid),
         "log": str(log_path),
         "log_offset": log_offset,
     }
@@ -80,33 +94,40 @@ def start_detached(
 
 def read_cmdline(pid: int) -> list[str] | None:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return psutil.Process(pid).cmdline()
+    except psutil.Error:
         return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0")[:-1]]
 
 
-def _read_stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (which may contain spaces)."""
+def _since_boot(proc: psutil.Process) -> float:
+    # psutil's create_time() is the kernel's start time (ticks since boot) plus the boot
+    # time, i.e. a date on the system clock; taking the boot time off again gives back the
+    # kernel's figure, which a change of the system clock leaves alone.
+    return proc.create_time() - psutil.boot_time()
+
+
+def read_create_time_since_boot(pid: int) -> float | None:
+    """When the process started, in seconds since boot (None if there is no such process)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return round(_since_boot(psutil.Process(pid)), 6)
+    except psutil.Error:
         return None
-    return stat[stat.rindex(")") + 2 :].split()
 
 
 def read_start_ticks(pid: int) -> int | None:
-    """Start time of the process in clock ticks since boot (field 22 of /proc/PID/stat)."""
-    fields = _read_stat_fields(pid)
-    return int(fields[19]) if fields else None
+    """Start time of the process in clock ticks since boot (what records written before
+    psutil was used hold as "start_ticks")."""
+    since_boot = read_create_time_since_boot(pid)
+    return None if since_boot is None else round(since_boot * CLOCK_TICKS_PER_S)
 
 
-def _is_zombie(fields: list[str]) -> bool:
-    return fields[0] in ("Z", "X")
-
-
-def _session_id(fields: list[str]) -> int:
-    return int(fields[3])
+def _started_as_recorded(record: ProcessRecord, proc: psutil.Process) -> bool:
+    since_boot = _since_boot(proc)
+    recorded = record.get("create_time_since_boot")
+    if recorded is not None:
+        return abs(float(recorded) - since_boot) < _SAME_START_S
+    legacy_ticks = record.get("start_ticks")
+    return legacy_ticks is not None and round(since_boot * CLOCK_TICKS_PER_S) == legacy_ticks
 
 
 def _reap_if_ours(pid: int) -> None:
@@ -115,52 +136,93 @@ def _reap_if_ours(pid: int) -> None:
         del _CHILDREN[pid]
 
 
+def _recorded_process(record: ProcessRecord) -> psutil.Process | None:
+    """The recorded process if it still runs: same PID, same create time, not a zombie,
+    still the leader of its own session; None otherwise (gone, or the PID was reused)."""
+    pid = int(record["pid"])
+    _reap_if_ours(pid)
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            if proc.status() in _GONE or not _started_as_recorded(record, proc):
+                return None
+        if os.getsid(pid) != pid:
+            return None
+    except (psutil.Error, OSError):  # gone (or the PID is not ours to look at)
+        return None
+    return proc
+
+
 def is_running(record: ProcessRecord) -> bool:
     """True if the recorded process still runs: same PID, same start time, still the
     leader of its own session. A PID reused by another program counts as not running."""
-    pid = int(record["pid"])
-    _reap_if_ours(pid)
-    fields = _read_stat_fields(pid)
-    if fields is None or _is_zombie(fields):
-        return False
-    return int(fields[19]) == record.get("start_ticks") and _session_id(fields) == pid
+    return _recorded_process(record) is not None
 
 
-def _wait_gone(record: ProcessRecord, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_running(record):
-            return True
-        time.sleep(0.05)
-    return not is_running(record)
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    # Each process leads its own session (start_new_session), so its group holds it and
-    # any helpers it forked; signal the whole group, or just the PID if it left it.
+def _alive(proc: psutil.Process) -> bool:
+    """psutil's is_running() checks PID and create time, so a reused PID is not alive."""
     try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
+        return proc.is_running() and proc.status() not in _GONE
+    except psutil.Error:
+        return False
+
+
+def _descendants(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return proc.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _signal_tree(record: ProcessRecord, tree: Iterable[psutil.Process],
+                 sig: signal.Signals) -> None:
+    """Signal the recorded process's group and every process of its tree.
+
+    Each recorded process leads its own session and group (start_new_session), so the group
+    holds it and any helpers it forked, even those whose parent has exited; the tree (found
+    by psutil through parent PIDs) adds descendants that moved to a group of their own.
+    psutil's send_signal checks the create time first, so a PID reused meanwhile is spared.
+    """
+    pid = int(record["pid"])
+    if is_running(record):
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, sig)
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+
+
+def _wait_gone(record: ProcessRecord, tree: list[psutil.Process], timeout: float) -> bool:
+    """Wait until the recorded process and its tree are gone; True if they are."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not is_running(record) and not any(_alive(proc) for proc in tree):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def stop(record: ProcessRecord, term_timeout: float = 10.0, kill_timeout: float = 5.0) -> bool:
-    """SIGTERM the recorded process, SIGKILL it if it has not exited after term_timeout.
-    Returns True if it was running and is now gone, False if it was not running (or the
-    PID now belongs to another program, which is left alone). Raises if it survives."""
-    if not is_running(record):
+    """SIGTERM the recorded process and its tree, SIGKILL what has not exited after
+    term_timeout. Returns True if it was running and is now gone, False if it was not
+    running (or the PID now belongs to another program, which is left alone). Raises if it
+    survives."""
+    leader = _recorded_process(record)
+    if leader is None:
         return False
-    pid = int(record["pid"])
-    _signal_group(pid, signal.SIGTERM)
-    if _wait_gone(record, term_timeout):
+    tree = [leader, *_descendants(leader)]
+    _signal_tree(record, tree, signal.SIGTERM)
+    if _wait_gone(record, tree, term_timeout):
         return True
-    _signal_group(pid, signal.SIGKILL)
-    if _wait_gone(record, kill_timeout):
-        return True
-    raise ProcessError(f"process {pid} ({record['argv'][0]}) survived SIGKILL")
+    # Whatever it forked while shutting down is stopped too.
+    tree += [proc for proc in _descendants(leader) if proc not in tree]
+    _signal_tree(record, tree, signal.SIGKILL)
+    _wait_gone(record, tree, kill_timeout)
+    if is_running(record):
+        raise ProcessError(f"process {record['pid']} ({record['argv'][0]}) survived SIGKILL")
+    return True
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:

@@ -4,11 +4,14 @@ Both run as detached processes on free loopback ports. Everything about one stac
 under the state_dir the caller passes: state.json (endpoints and the processes started),
 logs/NAME.log, and clickhouse/ (generated config and data). Processes are stopped by the
 PIDs recorded there, never by name. Services of the project (API, workers) started with
-spawn_service are recorded the same way, so down() stops them too.
+spawn_service are recorded the same way, so down() stops them too, and so is an
+Alertmanager started with start_alertmanager (for the tests and local experiments).
 
-Tansu here keeps its log in memory: events are lost when the broker stops. ClickHouse data
-and the worker's tables therefore start empty with each new broker: state that outlived its
-log could not be rebuilt from it.
+Tansu here keeps its log in memory: events are lost when the broker stops. The worker's
+tables therefore start empty with each new broker; ClickHouse keeps its data (the archive),
+from which `complaintflow stack up` restores the new broker's log (docs/replay.md). What
+the stack relies on about both servers (and Tansu's quirks that the `local` profile works
+around) is written down in docs/local-stack.md.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from alerting import alertmanager
 from complaintflow.config import WORKER_DATA_DIR
 from complaintflow.processes import (
     ProcessError,
@@ -328,7 +332,8 @@ def create_topics(bootstrap: str) -> None:
 # ---------------------------------------------------------------- up / down
 
 
-def _wait_ready(name: str, record: ProcessRecord, ready: Any, what: str) -> None:
+def _wait_ready(name: str, record: ProcessRecord, ready: Any, what: str,
+                timeout: float = STARTUP_TIMEOUT_S) -> None:
     def check() -> bool:
         if not is_running(record):
             raise StackError(
@@ -337,16 +342,16 @@ def _wait_ready(name: str, record: ProcessRecord, ready: Any, what: str) -> None
         return bool(ready())
 
     try:
-        wait_until(check, STARTUP_TIMEOUT_S, what)
+        wait_until(check, timeout, what)
     except ProcessError as exc:
         raise StackError(f"{exc}; see {record['log']}:\n{log_tail(record)}") from exc
 
 
 def _forget_state_of_earlier_log(state_dir: Path) -> None:
-    """A new broker starts with an empty log (Tansu keeps it in memory), so projections and
-    worker tables built from an earlier log go too: they could never be rebuilt from this one,
-    and Faust refuses a table whose stored offsets lie beyond its changelog's end."""
-    shutil.rmtree(state_dir / CLICKHOUSE / "data", ignore_errors=True)
+    """A new broker starts with an empty log (Tansu keeps it in memory), so the worker's
+    tables built from an earlier log go: their stored offsets lie beyond the new changelogs'
+    ends. ClickHouse's data stays: its archive is what `complaintflow stack up` restores the
+    new broker from (complaintflow/replay.py), and the worker then rebuilds its tables."""
     shutil.rmtree(state_dir / WORKER_DATA_DIR, ignore_errors=True)
 
 
@@ -511,3 +516,46 @@ def wait_for_log(state_dir: Path, name: str, text: str, timeout: float) -> None:
         wait_until(check, timeout, f"{text!r} in {record['log']}")
     except ProcessError as exc:
         raise StackError(f"{exc}:\n{log_tail(record)}") from exc
+
+
+# ---------------------------------------------------------------- Alertmanager
+
+ALERTMANAGER = "alertmanager"  # its service name in state.json
+ALERTMANAGER_READY_TIMEOUT_S = 30.0
+
+
+def ensure_alertmanager_installed() -> None:
+    """Install Debian's prometheus-alertmanager (0.25) if its binary is missing."""
+    install_debian_packages(alertmanager.ALERTMANAGER_BIN, [alertmanager.ALERTMANAGER_PACKAGE])
+
+
+def start_alertmanager(state_dir: Path, config_path: Path = alertmanager.DEPLOY_CONFIG,
+                       port: int | None = None,
+                       timeout_s: float = ALERTMANAGER_READY_TIMEOUT_S) -> str:
+    """Start Alertmanager beside the stack in state_dir, with config_path, on port (default:
+    a free loopback one), wait until it is ready and return its URL. It is recorded as the
+    service "alertmanager", so down() stops it by PID; its notification log and silences
+    live under state_dir/alertmanager/, so a restart in the same state_dir does not notify
+    again about what it already did."""
+    ensure_alertmanager_installed()
+    state_dir = Path(state_dir).resolve()
+    storage = state_dir / ALERTMANAGER
+    storage.mkdir(parents=True, exist_ok=True)
+    port = port or free_loopback_ports(1)[0]
+    url = f"http://{LOOPBACK}:{port}"
+    spawn_service(state_dir, ALERTMANAGER,
+                  alertmanager.command(config_path, storage, LOOPBACK, port))
+    try:
+        record = _load_state(state_dir)["processes"][ALERTMANAGER]
+        _wait_ready("Alertmanager", record, lambda: alertmanager.is_ready(url),
+                    f"Alertmanager at {url}", timeout_s)
+    except BaseException:
+        stop_alertmanager(state_dir)
+        raise
+    return url
+
+
+def stop_alertmanager(state_dir: Path) -> None:
+    """Stop the recorded Alertmanager by PID (nothing to do if none is recorded)."""
+    if ALERTMANAGER in status(state_dir)["processes"]:
+        stop_service(state_dir, ALERTMANAGER)

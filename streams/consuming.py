@@ -14,7 +14,7 @@ def committing_consumer(bootstrap: str, topic_names: list[str], group_id: str) -
         enable_auto_commit=False,  # the sink commits by hand, after its write
         auto_offset_reset="earliest",
         # Short group timings: with the defaults a group join hung on the local Tansu broker
-        # (STACK.md); they are valid on Apache Kafka too, a write takes well under 5 s.
+        # (docs/local-stack.md); they are valid on Apache Kafka too, a write takes well under 5 s.
         max_poll_interval_ms=5_000,
         session_timeout_ms=6_000,
         heartbeat_interval_ms=1_000,

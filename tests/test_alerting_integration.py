@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from alerting import alertmanager
+from alerting.alertmanager import render_config
 from alerting.alerts import REPLAY_HORIZON_MS, SLA_ALERTNAMES, epoch_ms, rfc3339
 from alerting.bridge import AlertmanagerClient, BridgeStats, run_bridge
+from complaintflow import stack
 from complaintflow.config import Settings
 from complaintflow.processes import free_loopback_ports
 from schemas import serde
@@ -100,18 +101,17 @@ class LocalAlertmanager:
     Recorded under the stack's state dir, so `stack down` stops it too if a test dies."""
 
     def __init__(self, state_dir: Path, config: Path, webhook: Webhook) -> None:
-        config.write_text(alertmanager.render_config(webhook.url, group_wait="1s",
-                                                     group_interval="1s"))
+        config.write_text(render_config(webhook.url, group_wait="1s", group_interval="1s"))
         self._state_dir, self._config = state_dir, config
-        self.url = alertmanager.start(state_dir, config)
+        self.url = stack.start_alertmanager(state_dir, config)
 
     def stop(self) -> None:
-        alertmanager.stop(self._state_dir)
+        stack.stop_alertmanager(self._state_dir)
 
     def restart(self) -> None:
         """Start again on the same port (the bridge keeps its URL)."""
         port = int(self.url.rsplit(":", 1)[1])
-        assert alertmanager.start(self._state_dir, self._config, port=port) == self.url
+        assert stack.start_alertmanager(self._state_dir, self._config, port=port) == self.url
 
 
 @pytest.fixture
@@ -225,7 +225,8 @@ def test_breach_while_alertmanager_is_down_is_notified_once_it_is_back(local_sta
 
 def _announce(bootstrap: str, records: list[tuple[Event, int | None]]) -> None:
     """Produce sla.* events to one partition of complaints.sla, in order, each with its record
-    timestamp (None: CreateTime now, as the SLA worker's); one record per batch (STACK.md)."""
+    timestamp (None: CreateTime now, as the SLA worker's); one record per batch
+    (docs/local-stack.md)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
     try:
         for sla_event, timestamp_ms in records:

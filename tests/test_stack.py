@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from complaintflow import stack
-from complaintflow.processes import read_start_ticks
+from complaintflow.processes import (
+    CLOCK_TICKS_PER_S,
+    is_running,
+    read_create_time_since_boot,
+    read_start_ticks,
+    stop,
+)
 from streams.topics import ALL_TOPICS, EVENTS
 
 
 def _pid_gone(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat")
-    if not stat.exists():
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return True
-    return stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +60,14 @@ def test_spawned_process_is_stopped_by_pid_not_reused_pid(tmp_path: Path) -> Non
     pid = stack.spawn_service(tmp_path, "sleeper", ["sleep", "600"])
     state_file = tmp_path / "state.json"
     original = json.loads(state_file.read_text())
-    assert original["processes"]["sleeper"]["start_ticks"] == read_start_ticks(pid)
+    created = original["processes"]["sleeper"]["create_time_since_boot"]
+    assert created == read_create_time_since_boot(pid)
+    assert abs(created - psutil.Process(pid).create_time() + psutil.boot_time()) < 0.01
 
-    # Pretend the PID now belongs to another program: down must leave it alone.
+    # Pretend the PID now belongs to another program (started one clock tick earlier): down
+    # must leave it alone.
     tampered = json.loads(state_file.read_text())
-    tampered["processes"]["sleeper"]["start_ticks"] -= 1
+    tampered["processes"]["sleeper"]["create_time_since_boot"] -= 1 / CLOCK_TICKS_PER_S
     state_file.write_text(json.dumps(tampered))
     assert stack.down(tmp_path) == []
     assert not _pid_gone(pid)
@@ -64,6 +75,44 @@ def test_spawned_process_is_stopped_by_pid_not_reused_pid(tmp_path: Path) -> Non
     state_file.write_text(json.dumps(original))
     assert stack.down(tmp_path) == ["sleeper"]
     assert _pid_gone(pid)
+
+
+def test_records_written_before_psutil_still_identify_their_process(tmp_path: Path) -> None:
+    """A stack started by the earlier code recorded "start_ticks": it is still stopped."""
+    pid = stack.spawn_service(tmp_path, "sleeper", ["sleep", "600"])
+    state_file = tmp_path / "state.json"
+    state = json.loads(state_file.read_text())
+    record = state["processes"]["sleeper"]
+    del record["create_time_since_boot"]
+    record["start_ticks"] = read_start_ticks(pid) - 1
+    state_file.write_text(json.dumps(state))
+    assert not is_running(record)
+    assert stack.down(tmp_path) == [] and not _pid_gone(pid)
+
+    record["start_ticks"] += 1
+    state_file.write_text(json.dumps(state))
+    assert is_running(record)
+    assert stack.down(tmp_path) == ["sleeper"]
+    assert _pid_gone(pid)
+
+
+def test_stop_ends_the_whole_process_tree(tmp_path: Path) -> None:
+    """Children that left the service's process group are stopped too, and one that ignores
+    SIGTERM gets SIGKILL."""
+    script = ("trap '' TERM; setsid sleep 600 & echo child $!; "
+              "sh -c 'trap \"\" TERM; echo grandchild $$; exec sleep 600' & wait")
+    stack.spawn_service(tmp_path, "tree", ["sh", "-c", script])
+    stack.wait_for_log(tmp_path, "tree", "grandchild", timeout=10)
+    log = (tmp_path / "logs" / "tree.log").read_text().split()
+    descendants = [int(log[log.index(word) + 1]) for word in ("child", "grandchild")]
+    record = json.loads((tmp_path / "state.json").read_text())["processes"]["tree"]
+    assert os.getpgid(descendants[0]) != record["pid"]  # out of reach of a group signal
+
+    started = time.monotonic()
+    assert stop(record, term_timeout=1.0) is True
+    assert time.monotonic() - started < 5
+    assert _pid_gone(record["pid"]) and all(_pid_gone(pid) for pid in descendants)
+    assert stack.down(tmp_path) == []  # already stopped: only forgotten
 
 
 def test_service_that_execs_is_still_stopped_and_log_waited_for(tmp_path: Path) -> None:
@@ -184,14 +233,17 @@ def test_up_is_idempotent_and_down_stops_everything(tmp_path: Path) -> None:
     assert stack.down(tmp_path) == []
 
 
-def test_a_new_broker_starts_without_state_built_from_an_earlier_log(tmp_path: Path):
-    stale = [tmp_path / "clickhouse" / "data" / "default" / "t.bin",
-             tmp_path / "worker-data" / "complaintflow-data" / "store.sst"]
-    for path in stale:
+def test_a_new_broker_starts_without_worker_state_built_from_an_earlier_log(tmp_path: Path):
+    """The worker's state of an earlier log goes; ClickHouse's data stays: it is the archive
+    the new broker's log is restored from."""
+    worker_state = tmp_path / "worker-data" / "state" / "0" / "store.sst"
+    archive = tmp_path / "clickhouse" / "data" / "default" / "t.bin"
+    for path in (worker_state, archive):
         path.parent.mkdir(parents=True)
         path.write_text("from an earlier log")
     try:
         stack.up(tmp_path)
-        assert not any(path.exists() for path in stale)
+        assert not worker_state.exists()
+        assert archive.exists()
     finally:
         stack.down(tmp_path)

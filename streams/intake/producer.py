@@ -22,7 +22,7 @@ class EventProducer:
     """Validated events in, framed Avro on `complaints.events` out (kafka-python)."""
 
     def __init__(self, bootstrap: str, profile: str = "local"):
-        # On the local broker one record per batch keeps end offsets right (STACK.md).
+        # On the local broker one record per batch keeps end offsets right (docs/local-stack.md).
         batching = {"linger_ms": 0, "batch_size": 1} if profile == "local" else {"linger_ms": 5}
         self._producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **batching)
 
