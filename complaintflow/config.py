@@ -24,7 +24,7 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     api_token: str | None = None
-    # "local": workarounds for the Tansu broker (docs/local-stack.md); "kafka": Apache Kafka defaults.
+    # "local": workarounds for the Tansu broker (docs/local-stack.md); "kafka": Kafka defaults.
     profile: str = "local"
     state_dir: Path = Path(".stack")
     sla_policy: Path | None = None  # None: the packaged default policy

@@ -269,12 +269,30 @@ def _calendar(clock: MetricClock, policy: SlaPolicy) -> BusinessCalendar:
     return policy.pinned_calendar(clock.calendar_name, clock.calendar_fingerprint)
 
 
+# Deadlines and warning instants are asked for again and again while a ticket lives (every
+# change and every tick looks at what each clock still owes); they depend only on the calendar,
+# the start, the pause ledger and the amount, so they are remembered. Bounded: cleared whole
+# when full (recomputing is cheap next to the lookups saved).
+_INSTANTS: dict[tuple[str, int, tuple[Pause, ...], int], int | None] = {}
+_INSTANTS_MAX = 200_000
+
+
 def _instant_at(clock: MetricClock, cal: BusinessCalendar, business_ms: int) -> int | None:
     """The earliest instant by which the clock has counted ``business_ms``, walking the running
     stretches between pauses; None if an open pause comes first (the time is not yet known).
 
     With every pause before that instant this equals add_business(start, business_ms + paused
     business time); walking also keeps pauses that began later from moving it."""
+    key = (cal.fingerprint, clock.started_at, clock.pauses, business_ms)
+    if key in _INSTANTS:
+        return _INSTANTS[key]
+    if len(_INSTANTS) >= _INSTANTS_MAX:
+        _INSTANTS.clear()
+    instant = _INSTANTS[key] = _walk_instant(clock, cal, business_ms)
+    return instant
+
+
+def _walk_instant(clock: MetricClock, cal: BusinessCalendar, business_ms: int) -> int | None:
     remaining = business_ms
     cursor = clock.started_at
     for pause in clock.pauses:
