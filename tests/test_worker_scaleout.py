@@ -102,4 +102,9 @@ def test_a_restart_after_downtime_decides_the_backlog_by_event_time(local_stack:
     said = [(e.ticket_id, e.event_type) for e, _ in reader.poll() if e.ticket_id in tickets]
     # No breach announced on the wall clock before the backlog was read, so none retracted.
     assert not [kind for _, kind in said if kind in ("sla.breached", "sla.breach_retracted")]
+    # And the worker read the whole backlog without leaving its group (one join, no other).
+    process = stack.status(local_stack.state_dir)["processes"]["worker"]
+    own_lines = [line for line in Path(process["log"]).read_text(errors="replace").splitlines()
+                 if f"] [{process['pid']}] " in line]
+    assert sum("Joined group" in line for line in own_lines) == 1
     reader.close()
