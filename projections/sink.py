@@ -47,8 +47,19 @@ class BatchingSink:
         self._pending += 1
 
     def add_all(self, rows: Iterable[tuple[Table, Row]]) -> None:
+        # add() for each row, in one loop: the projector calls this for every message.
+        buffers = self._buffers
+        added = 0
         for table, row in rows:
-            self.add(table, row)
+            buffered = buffers.get(table)
+            if buffered is None:
+                buffered = buffers[table] = []
+            buffered.append(row)
+            added += 1
+        if added:
+            if self._oldest is None:
+                self._oldest = self._clock()
+            self._pending += added
 
     def due(self) -> bool:
         """True when the buffer is full or its oldest row has waited long enough."""

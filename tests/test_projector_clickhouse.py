@@ -218,14 +218,17 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
 class FakeConsumer:
     """Hands out the same records after every rewind, like a partition log would."""
 
-    def __init__(self, records: list[SimpleNamespace]) -> None:
-        self.partition = TopicPartition(topics.EVENTS.name, 0)
+    def __init__(self, records: list[SimpleNamespace], topic: str = topics.EVENTS.name,
+                 batch: int | None = None) -> None:
+        self.partition = TopicPartition(topic, 0)
         self.records = records
         self.position = 0
         self.commits = 0
+        self.batch = batch or len(records)  # records per poll
 
     def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
-        batch, self.position = self.records[self.position:], len(self.records)
+        batch = self.records[self.position:self.position + self.batch]
+        self.position += len(batch)
         return {self.partition: batch} if batch else {}
 
     def assignment(self) -> set[TopicPartition]:
@@ -242,15 +245,17 @@ class FakeConsumer:
 
 
 class FlakyClient:
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int = 0) -> None:
         self.failures = failures
         self.inserted = 0
+        self.rows: dict[str, list[tuple[Any, ...]]] = {}
 
     def execute(self, query: str, rows: list[tuple[Any, ...]]) -> None:
         if self.failures:
             self.failures -= 1
             raise NetworkError("ClickHouse is down")
         self.inserted += len(rows)
+        self.rows.setdefault(query.split()[2], []).extend(rows)
 
 
 def test_failed_insert_commits_nothing_and_replays_from_the_last_commit() -> None:
@@ -266,6 +271,64 @@ def test_failed_insert_commits_nothing_and_replays_from_the_last_commit() -> Non
     assert projector.step(max_records=10) == 0
     assert (consumer.commits, stats.messages, client.inserted) == (1, 3, 3)
     assert stats.rows == {"complaint_events": 3}
+
+
+def _state_records(messages: list[tuple[str, bytes | None]]) -> list[SimpleNamespace]:
+    return [SimpleNamespace(topic=topics.TICKET_STATE.name, partition=0, offset=n,
+                            key=key.encode() if key else None, value=value)
+            for n, (key, value) in enumerate(messages)]
+
+
+def test_only_the_newest_state_of_a_ticket_in_a_batch_is_decoded() -> None:
+    changes, _ = fold(INPUTS)
+    t1 = [serde.encode(e) for e in changes if e.ticket_id == "T1"]  # versions 1 to 6
+    t4 = [serde.encode(e) for e in changes if e.ticket_id == "T4"]  # versions 1 and 2
+    t5 = serde.encode(next(e for e in changes if e.ticket_id == "T5"))
+    corrupt = t4[1][:-8]  # T4 v2 with a truncated body: its header still says state change
+    records = _state_records([
+        *(("T1", value) for value in t1[:-1]),
+        ("T5", t5),
+        ("T5", serde.encode(INPUTS[-2])),  # not a state change: dead-lettered as before
+        ("T4", t4[0]),
+        ("T4", corrupt),  # T4's newest does not decode: dead-lettered, and v1 is used
+        ("T1", t1[-1]),
+        (None, t5),  # no key: projected on its own
+        ("T9", GARBAGE),
+    ])
+    consumer, client, stats = FakeConsumer(records, topics.TICKET_STATE.name), FlakyClient(), \
+        ProjectorStats()
+    projector = Projector(consumer, BatchingSink(client), stats)  # type: ignore[arg-type]
+    projector.step(max_records=100)
+    projector.flush()
+
+    versions = sorted((row[0], row[1]) for row in client.rows["tickets"])
+    assert versions == [("T1", 6), ("T4", 1), ("T5", 1), ("T5", 1)]
+    assert len(client.rows["dead_letters"]) == 3  # complaint.received, corrupt T4 v2, garbage
+    assert (stats.messages, stats.superseded, stats.undecodable) == (len(records), 5, 3)
+    assert consumer.commits == 1
+
+
+def test_a_rebalance_drops_the_buffer_and_rereads_from_the_last_commit() -> None:
+    records = [SimpleNamespace(topic=topics.EVENTS.name, partition=0, offset=n,
+                               value=serde.encode(event)) for n, event in enumerate(INPUTS[:6])]
+    consumer, client, stats = FakeConsumer(records, batch=2), FlakyClient(), ProjectorStats()
+    projector = Projector(consumer, BatchingSink(client, max_rows=4), stats)  # type: ignore[arg-type]
+    listener = projector.rebalance_listener()
+
+    listener.on_partitions_assigned({consumer.partition})
+    listener.on_partitions_revoked(set())  # the first join: nothing was taken away
+    assert projector.step(max_records=2) == 0  # 2 buffered
+    listener.on_partitions_revoked({consumer.partition})  # a second projector joins
+    assert projector.step(max_records=2) == 0  # dropped, with this poll's records
+    assert (consumer.position, consumer.commits, client.inserted, stats.rebalances) == \
+        (0, 0, 0, 1)  # rewound to the committed offset (none yet): nothing skipped
+
+    while consumer.position < len(records):
+        projector.step(max_records=2)
+    projector.flush()
+    assert (stats.messages, client.inserted) == (6, 6)
+    assert sorted(row[0] for row in client.rows["complaint_events"]) == \
+        sorted(event.event_id for event in INPUTS[:6])
 
 
 # ---------------------------------------------------------------- against the real stack
@@ -329,7 +392,7 @@ def test_report_of_empty_and_of_unanswered_tickets(db_client: Client) -> None:
 
 
 def _produce(bootstrap: str, messages: list[tuple[str, str, bytes]]) -> dict[TopicPartition, int]:
-    """Send one record per batch (Tansu's high-watermark bug, STACK.md); return, per
+    """Send one record per batch (Tansu's high-watermark bug, docs/local-stack.md); return, per
     partition, the offset after the last record sent."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
     ends: dict[TopicPartition, int] = {}
@@ -391,3 +454,76 @@ def test_projector_from_kafka_to_report(endpoints: stack.Endpoints, database: st
     # A second group re-delivers everything: no count changes.
     _project(endpoints, database, f"{group}-replay", until_messages=len(messages))
     assert kpi_report(db_client) == report
+
+
+class _Running:
+    """run_projector on a thread, as one projector process would run it."""
+
+    def __init__(self, endpoints: stack.Endpoints, database: str, group_id: str) -> None:
+        self.stats, self.stop = ProjectorStats(), threading.Event()
+        self.thread = threading.Thread(target=run_projector, kwargs={
+            "bootstrap": endpoints.kafka_bootstrap, "ch_host": endpoints.clickhouse_host,
+            "ch_port": endpoints.clickhouse_port, "ch_database": database,
+            "stop_event": self.stop, "group_id": group_id, "stats": self.stats}, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+
+
+def _committed_cover(bootstrap: str, group_id: str, ends: dict[TopicPartition, int]
+                     ) -> Callable[[], bool]:
+    def check() -> bool:
+        reader = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id,
+                               enable_auto_commit=False)
+        try:
+            return all((reader.committed(tp) or 0) >= end for tp, end in ends.items())
+        finally:
+            reader.close()
+    return check
+
+
+@pytest.mark.integration
+def test_two_projectors_in_one_group_share_the_log_through_rebalances(
+        endpoints: stack.Endpoints, database: str, db_client: Client) -> None:
+    """A second projector joins mid-stream and leaves again: every message is projected,
+    counts are exact, and each projector wrote a share."""
+    messages = scenario_messages()
+    inputs = [m for m in messages if m[0] == topics.EVENTS.name]
+    derived = [m for m in messages if m[0] in (topics.TICKET_STATE.name, topics.DLQ.name)]
+    sla = [m for m in messages if m[0] == topics.SLA.name]
+    assert len(inputs) + len(derived) + len(sla) == len(messages)
+    bootstrap, group = endpoints.kafka_bootstrap, f"projector-pair-{uuid.uuid4().hex[:8]}"
+
+    assert inputs[-1][2] == GARBAGE
+    ends = _produce(bootstrap, inputs[:-1])
+    [(garbage_tp, garbage_end)] = _produce(bootstrap, inputs[-1:]).items()
+    ends[garbage_tp] = garbage_end
+    first = _Running(endpoints, database, group)
+    second = None
+    try:
+        wait_until(lambda: first.stats.messages >= len(inputs), 60, "the first projector")
+        second = _Running(endpoints, database, group)
+        # The join takes partitions from the first projector: it drops its buffer.
+        wait_until(lambda: first.stats.rebalances >= 1, 60, "the first projector's rebalance")
+        ends.update(_produce(bootstrap, derived))
+        wait_until(_committed_cover(bootstrap, group, ends), 60, "commits of the pair")
+        second.close()  # its partitions go back to the first projector
+        second_stats, second = second.stats, None
+        ends.update(_produce(bootstrap, sla))
+        wait_until(_committed_cover(bootstrap, group, ends), 60, "commits after it left")
+    finally:
+        for running in (first, second):
+            if running is not None:
+                running.close()
+
+    assert second_stats.messages > 0 and first.stats.rebalances >= 2
+    assert_report_is_expected(kpi_report(db_client))
+    assert db_client.execute("SELECT count() FROM complaint_events FINAL") == [(21,)]
+    assert db_client.execute("SELECT count() FROM tickets FINAL") == [(5,)]
+    assert db_client.execute(
+        "SELECT count() FROM dead_letters FINAL WHERE dlq_id = %(id)s",
+        {"id": f"projector:{garbage_tp.topic}:{garbage_tp.partition}:{garbage_end - 1}"}
+    ) == [(1,)]
