@@ -25,4 +25,5 @@ bench: $(INSTALLED)
 
 clean:
 	-$(VENV)/bin/complaintflow stack down
-	rm -rf $(VENV) .stack
+	-$(VENV)/bin/complaintflow stack down --state-dir .stack-demo
+	rm -rf $(VENV) .stack .stack-demo

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,9 @@ def _stack(args: argparse.Namespace) -> int:
         from complaintflow.services import migrate_clickhouse
 
         migrate_clickhouse(load_settings(state_dir=state_dir))
+        from complaintflow.replay import restore_after_stack_up
+
+        restore_after_stack_up(state_dir)  # a new broker gets its log back from the archive
         print(json.dumps(endpoints.as_dict(), indent=2))
     elif args.action == "down":
         stopped = stack.down(state_dir)
@@ -73,8 +78,18 @@ def _project(args: argparse.Namespace) -> int:
 
     _serve_metrics(args)
     settings = load_settings()
-    run_projector(settings.kafka_bootstrap, settings.clickhouse_host, settings.clickhouse_port)
+    run_projector(settings.kafka_bootstrap, settings.clickhouse_host, settings.clickhouse_port,
+                  stop_event=_stop_on_sigterm())
     return 0
+
+
+def _stop_on_sigterm() -> threading.Event:
+    """An event set by SIGTERM (what `stack down` sends): the loop then flushes what it holds
+    and commits before it exits, instead of dying with its last batch (the local broker keeps
+    no log, so that batch would be missing from the archive for good)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    return stop
 
 
 def _alert(args: argparse.Namespace) -> int:
@@ -84,7 +99,7 @@ def _alert(args: argparse.Namespace) -> int:
     if not settings.alertmanager_url:
         raise ConfigError("CF_ALERTMANAGER_URL is not set: the alert bridge posts to Alertmanager")
     _serve_metrics(args)
-    run_bridge(settings.kafka_bootstrap, settings.alertmanager_url)
+    run_bridge(settings.kafka_bootstrap, settings.alertmanager_url, stop_event=_stop_on_sigterm())
     return 0
 
 
@@ -128,6 +143,12 @@ def _send(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     print(f"sent {summary.sent}, dead-lettered {summary.dead_lettered}")
     return 1 if summary.dead_lettered else 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from complaintflow.replay import run_replay_command
+
+    return run_replay_command(load_settings(), from_archive=args.from_archive)
 
 
 def _report(_args: argparse.Namespace) -> int:
@@ -199,13 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("send", _send, "bulk-import a JSON-lines file of events")
     p.add_argument("file")
     command("report", _report, "print the KPI report from ClickHouse")
+    p = command("replay", _replay, "rebuild every ClickHouse projection from the topics "
+                "(docs/replay.md)")
+    p.add_argument("--from-archive", action="store_true", help="instead, restore the topics "
+                   "of an empty broker from the ClickHouse archive (the worker and projector "
+                   "then rebuild the rest)")
     p = command("bench", _bench, "run the benchmarks (options: see `complaintflow bench -h`)")
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p = command("demo", _demo, "local stack + simulated traffic, ending in a KPI report")
     _simulation_options(p)
     p.add_argument("--seconds", type=float, default=90.0, help="wall time for the traffic")
     p.add_argument("--keep", action="store_true", help="leave the stack running afterwards")
-    p.add_argument("--state-dir", default=".stack")
+    p.add_argument("--state-dir", default=".stack-demo",
+                   help="the demo's own stack, emptied at each start")
     p = command("policy", _policy, "check an SLA policy file and summarise what it changes")
     p.add_argument("action", choices=("check",))
     p.add_argument("file", type=Path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -56,6 +57,10 @@ def wait_until_projected(settings: Settings, expected_archived: int,
 
 def run_demo(state_dir: Path, tickets: int, days: float, seconds: float, keep: bool) -> int:
     started = time.monotonic()
+    if not stack.status(state_dir)["running"]:
+        # The demo's own stack starts empty each time: the stack keeps its archive across
+        # `stack down` (and restores it), which would mix an earlier demo into this report.
+        shutil.rmtree(state_dir, ignore_errors=True)
     try:
         print("starting the local stack (broker, ClickHouse, api, worker, projector)...")
         endpoints = stack.up(state_dir)
@@ -72,7 +77,10 @@ def run_demo(state_dir: Path, tickets: int, days: float, seconds: float, keep: b
         print(format_report(kpi_report(clickhouse_client(settings))))
         return _print_reconciliation(sim_plan, result, counts, time.monotonic() - started)
     finally:
-        if not keep:
+        if keep:
+            print(f"the demo's stack keeps running: CF_STATE_DIR={state_dir} complaintflow "
+                  f"report | stack status | stack down")
+        else:
             stack.down(state_dir)
 
 

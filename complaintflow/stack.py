@@ -402,11 +402,13 @@ def _stop_recorded(state_dir: Path, state: dict[str, Any], names: list[str]) -> 
 
 def _down(state_dir: Path) -> list[str]:
     state = _load_state(state_dir)
-    # Services first (they talk to the servers), then the servers, newest first.
+    # Services first (they talk to the servers), in the order they were started — the intake
+    # before the worker before the projector — so each stops after what feeds it and the
+    # projector archives all that reached the broker; then the servers, newest first.
     names = list(state["processes"])
     services = [n for n in names if n not in SERVERS]
     servers = [n for n in reversed(SERVERS) if n in state["processes"]]
-    return _stop_recorded(state_dir, state, list(reversed(services)) + servers)
+    return _stop_recorded(state_dir, state, services + servers)
 
 
 def up(state_dir: Path) -> Endpoints:

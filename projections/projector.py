@@ -67,6 +67,7 @@ ROWS_PROJECTED = Counter("projector_rows", "Rows inserted into ClickHouse, per t
 UNDECODABLE = Counter("projector_undecodable",
                       "Messages the projector could not decode (dead-lettered with "
                       "stage=projector)", ["topic"])
+DRAIN_S = 5.0
 FLUSH_FAILURES = Counter("projector_flush_failures", "Inserts that failed and were replayed")
 SUPERSEDED = Counter("projector_superseded",
                      "ticket-state messages skipped: a newer state of the same ticket was in "
@@ -267,6 +268,17 @@ class Projector:
         return backoff
 
 
+def _drain(projector: Projector, stats: ProjectorStats, max_rows: int) -> None:
+    """Asked to stop: first read what the topics still hold (until a poll brings nothing, at
+    most DRAIN_S), so that stopping the local stack — whose broker keeps no log — leaves
+    nothing that reached the broker outside the archive."""
+    deadline = time.monotonic() + DRAIN_S
+    while time.monotonic() < deadline:
+        before = stats.messages
+        if projector.step(max_records=max_rows) or stats.messages == before:
+            return
+
+
 def run_projector(bootstrap: str, ch_host: str, ch_port: int,
                   stop_event: threading.Event | None = None,
                   group_id: str = "complaintflow-projector", *,
@@ -295,6 +307,7 @@ def run_projector(bootstrap: str, ch_host: str, ch_port: int,
                 backoff = projector.step(max_records=max_rows)
                 if backoff:
                     stop_event.wait(backoff)
+            _drain(projector, stats, max_rows)
             projector.flush()
         finally:
             consumer.close(autocommit=False)
