@@ -1,28 +1,29 @@
 """P3 breach latency: from an SLA deadline to its `sla.breached`, with many open tickets.
 
-Every ticket is a clone of one real open ticket (complaint.received run through the ticket
-model and the SLA clock, its first-response warnings already announced), moved in time so
-its first-response breach falls where the measurement wants it. A bench policy puts every
-clock on a 24x7 calendar (10 min first response), so deadlines are plain wall-clock instants.
+Every ticket is a clone of one real open ticket (complaint.received run through the worker's
+pure step, ticket and SLA clocks in one `TicketRecord`, its first-response warnings already
+announced), moved in time so its first-response breach falls where the measurement wants it.
+A bench policy puts every clock on a 24x7 calendar (10 min first response), so deadlines are
+plain wall-clock instants.
 
-- pure: the SLA agent's per-tick work without Kafka — `DeadlineIndex.pop_due`, then per due
-  ticket the table's JSON round trip, `handle_due`, rescheduling and Avro encoding — on a
+- pure: the worker's per-tick work without Kafka — `DeadlineIndex.pop_due`, then per due
+  ticket the record's JSON round trip, `apply_due` (the SLA step, Avro encoding of its
+  outputs included), the holiday-data check, its new `Running` entry and rescheduling — on a
   simulated clock ticking every TICK_SECONDS, with 0, 1, 10, 100, 1000 deadlines due per
   tick in turn. CPU per tick is time.process_time(); a breach's latency is the tick instant
   minus its deadline plus the CPU spent in the tick until it was encoded.
-- live: the same open tickets written into the worker's `sla-clocks` table (bench.tables)
-  before it starts; breaches come due at LIVE_BREACHES_PER_S for the window. A breach's latency is
-  its record's CreateTime on complaints.sla (stamped by the worker's producer) minus its
-  deadline; a breach not seen LIVE_DRAIN_S after the window counts as LIVE_DRAIN_S.
+- live: the same open tickets written into the worker's partition stores (bench.tables)
+  before it starts; breaches come due at LIVE_BREACHES_PER_S for the window. A breach's
+  latency is its record's CreateTime on complaints.sla (stamped by the worker's producer)
+  minus its deadline; a breach not seen LIVE_DRAIN_S after the window counts as LIVE_DRAIN_S.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from kafka import KafkaConsumer, TopicPartition
@@ -30,27 +31,22 @@ from kafka import KafkaConsumer, TopicPartition
 from bench.harness import WORKER, bench_stack, cpu_seconds, percentile
 from bench.sizes import Options
 from bench.table import Goal, Measurement
-from bench.tables import SLA_CLOCKS, seed_tables
+from bench.tables import Seed, retention_ms, seed_store
 from bench.workload import partition_for
-from complaintflow.config import Settings
 from schemas import serde
 from schemas.catalogue import CURRENT
 from schemas.event import Event
 from streams import topics
 from streams.pipeline.agent import TICK_SECONDS
-from streams.sla.clock import (
-    FIRST_RESPONSE,
-    SLA_BREACHED,
-    SlaState,
-    advance,
-    deadline_of,
-    next_due,
-    on_ticket_state,
-)
+from streams.pipeline.step import EMPTY, TicketRecord, apply_due, apply_input
+from streams.pipeline.store import Running, running_entry
+from streams.sla import clock as sla_clock
+from streams.sla.clock import FIRST_RESPONSE, SLA_BREACHED, deadline_of, next_due
 from streams.sla.deadlines import DeadlineIndex
-from streams.sla.handling import handle_due
+from streams.sla.holiday_gaps import holiday_gaps
 from streams.sla.policy import SlaPolicy, parse_policy
-from streams.tickets.model import evolve, state_changed_event
+from streams.tickets.handling import Origin
+from streams.tickets.model import DEFAULT_RETENTION_MS, TicketState
 
 BENCH_POLICY = """
 version: bench-p3
@@ -81,8 +77,9 @@ def bench_policy() -> SlaPolicy:
     return parse_policy(BENCH_POLICY)
 
 
-def _template(policy: SlaPolicy, now_ms: int) -> SlaState:
-    """One open ticket through the real path, warnings announced: its breach is next due."""
+def _template(policy: SlaPolicy, now_ms: int) -> TicketRecord:
+    """One open ticket through the worker's pure step, warnings announced: its breach is
+    next due."""
     received = Event(
         event_id="bench-template-received", event_type="complaint.received",
         ticket_id="bench-template", occurred_at=now_ms,
@@ -90,25 +87,35 @@ def _template(policy: SlaPolicy, now_ms: int) -> SlaState:
         data={"channel": "wechat", "category": "logistics", "priority": "normal",
               "customer_id": "C-bench", "customer_tier": "regular", "region": "shanghai",
               "kind": "complaint"})
-    state, _ = on_ticket_state(None, state_changed_event(evolve(None, received), received),
-                               policy, partition=0)
-    first_response = next(c for c in state.clocks if c.metric == FIRST_RESPONSE)
-    state, _ = advance(state, deadline_of(first_response, policy) - 1, policy)
-    return state
+    key = received.ticket_id.encode()
+    record = apply_input(EMPTY, serde.encode(received), key,
+                         Origin(topics.EVENTS.name, 0, 0), policy, now_ms).record
+    assert record is not None and record.sla is not None
+    first_response = next(c for c in record.sla.clocks if c.metric == FIRST_RESPONSE)
+    warned = apply_due(record, deadline_of(first_response, policy) - 1, policy).record
+    assert warned is not None
+    return warned
 
 
-def _clone(template: SlaState, ticket_id: str, shift_ms: int) -> SlaState:
-    clocks = tuple(replace(c, started_at=c.started_at + shift_ms) for c in template.clocks)
-    return replace(template, ticket_id=ticket_id, partition=partition_for(ticket_id.encode()),
-                   clocks=clocks, watermark=template.watermark + shift_ms)
+def _clone(template: TicketRecord, ticket_id: str, shift_ms: int) -> TicketRecord:
+    sla, ticket = template.sla, template.ticket
+    assert sla is not None and isinstance(ticket, TicketState)
+    clocks = tuple(replace(c, started_at=c.started_at + shift_ms) for c in sla.clocks)
+    return TicketRecord(
+        replace(ticket, ticket_id=ticket_id, received_at=ticket.received_at + shift_ms,
+                updated_at=ticket.updated_at + shift_ms, applied_offset=None,
+                seen_event_ids=(f"{ticket_id}-received",)),
+        replace(sla, ticket_id=ticket_id, partition=partition_for(ticket_id.encode()),
+                clocks=clocks, watermark=sla.watermark + shift_ms))
 
 
 def open_tickets(policy: SlaPolicy, deadlines: list[int], total: int,
-                 prefix: str = "SLA") -> list[SlaState]:
+                 prefix: str = "SLA") -> list[TicketRecord]:
     """`total` open tickets: the first breach at each of `deadlines`, the rest idle."""
     now_ms = int(time.time() * 1000)
     template = _template(policy, now_ms)
-    template_deadline = next_due(template, policy)
+    assert template.sla is not None
+    template_deadline = next_due(template.sla, policy)
     assert template_deadline is not None
     idle = max(deadlines, default=now_ms) + IDLE_AFTER_MS
     due = [*deadlines, *(idle + n for n in range(total - len(deadlines)))]
@@ -144,25 +151,38 @@ class PureRun:
 def run_pure(policy: SlaPolicy, open_count: int) -> PureRun:
     start_ms = int(time.time() * 1000) + 60_000
     deadlines, due_per_tick = stepped_deadlines(start_ms, open_count)
-    states = open_tickets(policy, deadlines, open_count)
-    table = {s.ticket_id: json.dumps(s.to_dict()) for s in states}  # the table stores JSON
+    records = open_tickets(policy, deadlines, open_count)
+    # The store: each ticket's record JSON and its Running entry, as bytes.
+    store: dict[str, tuple[bytes, bytes]] = {}
+    for record in records:
+        assert record.sla is not None
+        running = running_entry(record, next_due(record.sla, policy), DEFAULT_RETENTION_MS)
+        assert running is not None
+        store[record.sla.ticket_id] = (record.to_json(), running.to_bytes())
     run = PureRun()
     built = time.perf_counter()
     index = DeadlineIndex()
-    for state in states:  # what the agent's rebuild_index does
-        index.schedule(state.ticket_id, next_due(state, policy))
+    for ticket_id, (_value, running_raw) in store.items():  # what a take-over does
+        index.schedule(ticket_id, Running.from_bytes(running_raw).due)
     run.index_build_seconds = time.perf_counter() - built
+    # The SLA clock remembers computed instants; seeding just computed every ticket's. A
+    # worker computed them when the ticket last changed (minutes to hours before its breach,
+    # long evicted with many open tickets): each tick starts cold here too.
+    getattr(sla_clock, "_INSTANTS", {}).clear()
     for tick in range(1, len(due_per_tick) + 1):
         now_ms = start_ms + tick * TICK_MS
         cpu_started, wall_started = time.process_time(), time.perf_counter()
         due = index.pop_due(now_ms)
         for ticket_id in due:
-            outcome = handle_due(SlaState.from_dict(json.loads(table[ticket_id])), now_ms,
-                                 policy)
-            table[ticket_id] = json.dumps(outcome.state.to_dict())
-            index.schedule(ticket_id, outcome.due)
-            for event in outcome.events:
-                serde.encode(event)
+            step = apply_due(TicketRecord.from_json(store[ticket_id][0]), now_ms, policy)
+            assert step.record is not None  # outputs are encoded by the step
+            for event in step.sla_events:
+                holiday_gaps(event, policy)  # the worker's holiday-data check per sla event
+            running = running_entry(step.record, step.due, DEFAULT_RETENTION_MS)
+            store[ticket_id] = (step.record.to_json(),
+                                b"" if running is None else running.to_bytes())
+            index.schedule(ticket_id, step.due)
+            for event in step.sla_events:
                 if event.event_type == SLA_BREACHED:
                     run.latencies.append((now_ms - event.occurred_at) / 1000
                                          + time.perf_counter() - wall_started)
@@ -209,8 +229,11 @@ def _sleep_until_wall(epoch_s: float) -> None:
     time.sleep(max(0.0, epoch_s - time.time()))
 
 
-def _seed(settings: Settings, states: list[SlaState]) -> None:
-    seed_tables(settings, {SLA_CLOCKS: ((s.ticket_id, s.to_dict()) for s in states)})
+def _seeds(records: list[TicketRecord], policy: SlaPolicy, retention: int) -> Iterator[Seed]:
+    for record in records:
+        assert record.sla is not None
+        yield (record.sla.ticket_id, record.to_json(),
+               running_entry(record, next_due(record.sla, policy), retention))
 
 
 def run_live(options: Options, policy: SlaPolicy) -> LiveRun:
@@ -219,14 +242,16 @@ def run_live(options: Options, policy: SlaPolicy) -> LiveRun:
     with bench_stack("p3") as env:
         policy_path = env.state_dir / "bench-sla-policy.yaml"
         policy_path.write_text(BENCH_POLICY)
-        settings = replace(env.settings, sla_policy=policy_path)
+        data_dir, retention = env.settings.worker_data_dir, retention_ms(env.settings)
         # The idle tickets first; the window is placed once they are stored, far enough
-        # ahead for the worker to start and rebuild its deadline index from all of them.
-        _seed(settings, open_tickets(policy, [], size.sla_open_tickets - count))
+        # ahead for the worker to start and take its partitions over with all of them.
+        seed_store(data_dir, _seeds(open_tickets(policy, [], size.sla_open_tickets - count),
+                                    policy, retention))
         first_ms = int((time.time() + LIVE_LEAD_S + size.sla_open_tickets / REBUILD_PER_S)
                        * 1000)
         deadlines = [first_ms + n * 1000 // LIVE_BREACHES_PER_S for n in range(count)]
-        _seed(settings, open_tickets(policy, deadlines, count, prefix="DUE"))
+        seed_store(data_dir, _seeds(open_tickets(policy, deadlines, count, prefix="DUE"),
+                                    policy, retention))
         consumer = _sla_consumer(env.settings.kafka_bootstrap)
         started = time.time()
         env.start_worker(options.worker_settings, sla_policy=policy_path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
@@ -29,8 +30,6 @@ WORKER_SETTINGS_ENV = "BENCH_FAUST_SETTINGS"
 WORKER = "worker"
 PROJECTOR = "project"
 WORKER_READY = "[^Worker]: Ready"  # Faust logs it once the tables are recovered
-CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
 class BenchError(RuntimeError):
@@ -250,19 +249,57 @@ class Offsets:
 # ---------------------------------------------------------------- processes
 
 
-def _stat_fields(pid: int) -> list[str]:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2:].split()
+def _process(pid: int) -> psutil.Process:
+    """psutil's view of pid; a process that is gone raises ProcessLookupError (an OSError),
+    as reading its /proc files did, so callers that skip exited processes keep working."""
+    try:
+        return psutil.Process(pid)
+    except psutil.NoSuchProcess as exc:
+        raise ProcessLookupError(f"no process {pid}") from exc
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads) so far."""
-    fields = _stat_fields(pid)
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_S
+    try:
+        times = _process(pid).cpu_times()
+    except psutil.NoSuchProcess as exc:
+        raise ProcessLookupError(f"no process {pid}") from exc
+    return times.user + times.system
+
+
+# memory_kb's fields, named as in /proc/PID/status, and the psutil readings that give them.
+_PSUTIL_MEMORY = {
+    "VmRSS": ("memory_info", "rss"),  # resident set size now
+    "VmSize": ("memory_info", "vms"),  # virtual memory size
+}
+# Peak resident set size. psutil has it on some platforms (Windows: peak_wset) and, in
+# versions that add it, as peak_rss; psutil 7.2 on Linux does not, so there it is the
+# kernel's high-water mark, the VmHWM line of /proc/PID/status. Either way it is the
+# largest RSS the process ever had, not the largest of our samples: a spike between two
+# readings still counts.
+_PSUTIL_PEAK_RSS = ("peak_rss", "peak_wset")
 
 
 def memory_kb(pid: int, field: str = "VmHWM") -> int:
-    """A memory figure of /proc/PID/status in kB: VmHWM is the peak resident set size."""
+    """A memory figure of the process in kB, named as in /proc/PID/status: VmHWM (default)
+    is the peak resident set size, VmRSS the resident set size now."""
+    proc = _process(pid)
+    try:
+        if field == "VmHWM":
+            info = proc.memory_info()
+            peak = next((getattr(info, name) for name in _PSUTIL_PEAK_RSS
+                         if hasattr(info, name)), None)
+            return peak // 1024 if peak is not None else _proc_status_kb(pid, field)
+        if field in _PSUTIL_MEMORY:
+            method, attribute = _PSUTIL_MEMORY[field]
+            return getattr(getattr(proc, method)(), attribute) // 1024
+    except psutil.NoSuchProcess as exc:
+        raise ProcessLookupError(f"no process {pid}") from exc
+    return _proc_status_kb(pid, field)
+
+
+def _proc_status_kb(pid: int, field: str) -> int:
+    """A kB line of /proc/PID/status, for what psutil does not report (see _PSUTIL_PEAK_RSS)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1])

@@ -1,19 +1,19 @@
-"""P6 memory: peak RSS (VmHWM) of the worker holding N tickets in its tables.
+"""P6 memory: peak RSS (VmHWM) of the worker holding N tickets in its state.
 
-The tickets are clones of a simulated mix (each ticket's final TicketState from the worker's
-pure handler, and its SlaState folded by the SLA clock with the default policy up to now),
-written into the worker's `tickets` and `sla-clocks` tables before it starts (bench.tables).
-The worker then starts, rebuilds its in-memory deadline index from every stored clock (on its
-first SLA record), and processes live traffic: a small simulated mix of new tickets, plus a
-compensation for a few stored tickets — applying those proves the stored state is there.
-Done when the SLA agent has committed all the ticket changes; then /proc/PID/status is read.
+The tickets are clones of a simulated mix: each ticket's `TicketRecord` (ticket and SLA
+clocks) as the worker's pure step (`streams.pipeline.step.apply_input`) leaves it after its
+events, its clocks advanced to now with the default policy. They are written into the
+worker's per-partition RocksDB before it starts (bench.tables), with their `Running` entries.
+The worker then starts, takes each partition over (recovery from the empty changelog, then its
+deadline and purge indexes built from every stored Running entry), and processes live
+traffic: a small simulated mix of new tickets, plus a compensation for a few stored tickets —
+applying those proves the stored state is there. Done when the worker has committed every
+live input record; then the peak RSS (VmHWM) is read.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -30,13 +30,12 @@ from bench.harness import (
 )
 from bench.sizes import Options
 from bench.table import Goal, Measurement
-from bench.tables import SLA_CLOCKS, TICKETS, Row, seed_tables
-from bench.workload import derive_ticket_log, load, partition_for, simulated
+from bench.tables import RecordTemplate, fold_records, retention_ms, seed_store
+from bench.workload import load, simulated
 from schemas import serde
 from schemas.catalogue import CURRENT
 from schemas.event import Event
 from streams import topics
-from streams.sla.clock import SlaState, advance, next_due, on_ticket_state
 from streams.sla.policy import load_default_policy
 
 TEMPLATE_TICKETS = 2_000  # at most; a tenth of the stored tickets at small sizes
@@ -45,63 +44,24 @@ TOUCHED = 20  # stored tickets that get a live event
 GOAL_MB = Goal(at_most=500.0)
 
 
-@dataclass(frozen=True)
-class Template:
-    ticket_id: str
-    ticket: dict[str, Any]
-    sla: dict[str, Any] | None
-    indexed: bool  # the SLA agent keeps it in its deadline index
-
-
-def templates(tickets: int, now_ms: int) -> list[Template]:
-    """Final ticket and SLA state of each ticket of a simulated mix, as the worker stores them."""
-    workload = simulated(tickets, seed=41, end_ms=now_ms)
-    log = derive_ticket_log(workload.records)
+def templates(tickets: int, now_ms: int, retention: int) -> list[RecordTemplate]:
+    """Each ticket of a simulated mix as the worker stores it: the worker's pure step over
+    its events, its SLA clocks advanced to now (default policy)."""
     policy = load_default_policy()
-    clocks: dict[str, SlaState] = {}
-    for change in log.state_changes:
-        partition = partition_for(change.ticket_id.encode())
-        clocks[change.ticket_id], _ = on_ticket_state(clocks.get(change.ticket_id), change,
-                                                      policy, partition)
-    result = []
-    for ticket_id, state in log.states.items():
-        sla = clocks.get(ticket_id)
-        if sla is not None:
-            sla, _ = advance(sla, now_ms, policy)  # announced live already, as in a running system
-        result.append(Template(ticket_id, state.to_dict(),
-                               sla.to_dict() if sla else None,
-                               sla is not None and next_due(sla, policy) is not None))
-    return result
+    records = fold_records(simulated(tickets, seed=41, end_ms=now_ms).records, policy, now_ms)
+    return [RecordTemplate.of(ticket_id, record, policy, retention)
+            for ticket_id, record in records.items()]
 
 
 def clone_id(number: int) -> str:
     return f"M{number:07d}"
 
 
-def _ticket_clone(template: Template, ticket_id: str) -> Row:
-    return ticket_id, {**template.ticket, "ticket_id": ticket_id,
-                       "seen_event_ids": [e.replace(template.ticket_id, ticket_id)
-                                          for e in template.ticket["seen_event_ids"]]}
-
-
-def _sla_clone(template: Template, ticket_id: str) -> Row | None:
-    if template.sla is None:
-        return None
-    return ticket_id, {**template.sla, "ticket_id": ticket_id,
-                       "partition": partition_for(ticket_id.encode())}
-
-
-def seed(env: BenchStack, count: int, pool: list[Template]) -> float:
-    """Write `count` cloned tickets into both tables; return the seconds it took. The clones
-    are made as they are written: 1M of them at once would take gigabytes here."""
-    def tickets() -> Iterator[Row]:
-        return (_ticket_clone(pool[n % len(pool)], clone_id(n)) for n in range(count))
-
-    def slas() -> Iterator[Row]:
-        clones = (_sla_clone(pool[n % len(pool)], clone_id(n)) for n in range(count))
-        return (clone for clone in clones if clone is not None)
-
-    return seed_tables(env.settings, {TICKETS: tickets(), SLA_CLOCKS: slas()})
+def seed(env: BenchStack, count: int, pool: list[RecordTemplate]) -> float:
+    """Write `count` cloned tickets into the worker's state; return the seconds it took. The
+    clones are made as they are written: 1M of them at once would take gigabytes here."""
+    return seed_store(env.settings.worker_data_dir,
+                      (pool[n % len(pool)].clone(clone_id(n)) for n in range(count)))
 
 
 def touch_events(count: int, stored: int, now_ms: int) -> list[Event]:
@@ -142,17 +102,17 @@ def _run_worker(env: BenchStack, options: Options, stored: int) -> dict[str, Any
     now_ms = int(time.time() * 1000)
     live = simulated(min(LIVE_TICKETS, stored // 20), seed=43, end_ms=now_ms)
     touches = touch_events(TOUCHED, stored, now_ms)
-    load(env.settings.kafka_bootstrap, topics.EVENTS.name,
-         [*live.records, *((e.ticket_id.encode(), serde.encode(e)) for e in touches)])
-    expected = live.unique_events - live.invalid_events + len(touches)
+    records = [*live.records, *((e.ticket_id.encode(), serde.encode(e)) for e in touches)]
+    load(env.settings.kafka_bootstrap, topics.EVENTS.name, records)
     offsets = Offsets(env.settings.kafka_bootstrap)
     try:
         with env.log_on_failure(WORKER):
-            # The SLA agent commits ticket-state offsets only after its index rebuild, one
-            # long step without progress: only the timeout bounds it.
-            progress = follow(lambda: (n := offsets.committed(WORKER_GROUP,
-                                                              topics.TICKET_STATE.name),
-                                       n >= expected),
+            # Done when the worker has committed every input record: it acknowledges a
+            # record once its batch's outputs and state are written. A partition's first
+            # records wait for its take-over (recovery and the deadline index over every
+            # stored ticket), one long step without progress: only the timeout bounds it.
+            progress = follow(lambda: (n := offsets.committed(WORKER_GROUP, topics.EVENTS.name),
+                                       n >= len(records)),
                               time.monotonic(), "the worker's live traffic",
                               timeout_s=size.timeout_s, stall_s=size.timeout_s,
                               check=lambda: env.require_alive(WORKER))
@@ -166,20 +126,21 @@ def _run_worker(env: BenchStack, options: Options, stored: int) -> dict[str, Any
     return {"peak_kb": memory_kb(worker, "VmHWM"), "rss_kb": memory_kb(worker, "VmRSS"),
             "rss_ready_kb": rss_ready_kb, "ready_seconds": round(ready_s, 1),
             "rebuild_and_live_seconds": round(progress.seconds, 1),
-            "live_changes": expected}
+            "live_records": len(records)}
 
 
 def measure(options: Options) -> Measurement:
     count = options.size.memory_tickets
-    pool = templates(min(TEMPLATE_TICKETS, count // 10), int(time.time() * 1000))
-    indexed = sum(pool[n % len(pool)].indexed for n in range(count))
     with bench_stack("p6") as env:
+        pool = templates(min(TEMPLATE_TICKETS, count // 10), int(time.time() * 1000),
+                         retention_ms(env.settings))
+        indexed = sum(pool[n % len(pool)].due is not None for n in range(count))
         seed_s = seed(env, count, pool)
         worker = _run_worker(env, options, count)
     peak_mb = worker["peak_kb"] / 1024
     measurement = Measurement("P6", f"worker memory, {count:,} tickets in state")
     measurement.add("peak RSS (VmHWM)", peak_mb, "MB", GOAL_MB)
-    measurement.add("RSS when ready (tables opened)", worker["rss_ready_kb"] / 1024, "MB")
+    measurement.add("RSS when Faust is ready", worker["rss_ready_kb"] / 1024, "MB")
     measurement.add("peak RSS per stored ticket",
                     (worker["peak_kb"] - worker["rss_ready_kb"]) * 1024 / count, "bytes")
     measurement.details.update(
@@ -187,6 +148,6 @@ def measure(options: Options) -> Measurement:
         rss_at_end_mb=round(worker["rss_kb"] / 1024, 1),
         worker_start_to_ready_s=worker["ready_seconds"],
         rebuild_and_live_seconds=worker["rebuild_and_live_seconds"],
-        live_ticket_changes=worker["live_changes"],
+        live_input_records=worker["live_records"],
         method=__doc__.split("\n\n", 1)[1].strip())
     return measurement
