@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,14 +132,8 @@ def test_a_migration_that_added_a_column_before_failing_can_run_again(tmp_path: 
         "ALTER TABLE half ADD COLUMN b String DEFAULT '';\n"
         "ALTER TABLE half ADD COLUMN c String DEFAULT '';\n")
     migrated.execute("ALTER TABLE half ADD COLUMN b String DEFAULT ''")  # the first ran
-    migrated.execute("CREATE TABLE IF NOT EXISTS ledger_backup AS schema_migrations")
-    migrated.execute("INSERT INTO ledger_backup SELECT * FROM schema_migrations")
-    migrated.execute("TRUNCATE TABLE schema_migrations")
-    try:
+    with _empty_ledger(migrated):
         assert migrate(migrated, tmp_path) == [1]
-    finally:
-        migrated.execute("TRUNCATE TABLE schema_migrations")
-        migrated.execute("INSERT INTO schema_migrations SELECT * FROM ledger_backup")
     columns = migrated.execute("SELECT name FROM system.columns WHERE database = "
                                "currentDatabase() AND table = 'half' ORDER BY position")
     assert columns == [("a",), ("b",), ("c",)]
@@ -148,14 +143,23 @@ def test_the_real_column_migration_can_run_again(tmp_path: Path, migrated: ChdbE
     # 005 opens with a comment; its ADD COLUMNs were applied by the module's migrate already.
     (real,) = [m for m in discover() if m.name == "pinned_calendars"]
     (tmp_path / "001_pinned_calendars.sql").write_text(real.path.read_text(encoding="utf-8"))
-    migrated.execute("CREATE TABLE IF NOT EXISTS ledger_keep AS schema_migrations")
-    migrated.execute("INSERT INTO ledger_keep SELECT * FROM schema_migrations")
-    migrated.execute("TRUNCATE TABLE schema_migrations")
-    try:
+    with _empty_ledger(migrated):
         assert migrate(migrated, tmp_path) == [1]
+
+
+@contextmanager
+def _empty_ledger(chdb: ChdbExecutor) -> Iterator[None]:
+    """schema_migrations emptied for the block (so another directory's migrations run), then
+    put back for the other tests of the module."""
+    chdb.execute("CREATE TABLE IF NOT EXISTS ledger_backup AS schema_migrations")
+    chdb.execute("TRUNCATE TABLE ledger_backup")
+    chdb.execute("INSERT INTO ledger_backup SELECT * FROM schema_migrations")
+    chdb.execute("TRUNCATE TABLE schema_migrations")
+    try:
+        yield
     finally:
-        migrated.execute("TRUNCATE TABLE schema_migrations")
-        migrated.execute("INSERT INTO schema_migrations SELECT * FROM ledger_keep")
+        chdb.execute("TRUNCATE TABLE schema_migrations")
+        chdb.execute("INSERT INTO schema_migrations SELECT * FROM ledger_backup")
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
