@@ -59,7 +59,10 @@ from streams import topics
 
 MIN_PIPELINE_SECONDS = 60.0  # full size: sustained at least this long
 CALIBRATION_TICKETS = 1_000
-RATIO_GOAL = Goal(at_least=0.5)
+# Issue 8's goals for the pipeline incl. SLA clocks, as a ratio to the Faust count-only agent:
+# 0.35 with normal producer batching, 0.2 with one record per producer batch.
+RATIO_GOAL = Goal(at_least=0.35)
+ONE_RECORD_RATIO_GOAL = Goal(at_least=0.2)
 # The producer settings of the old local profile (one record per batch, for Tansu's sake).
 ONE_RECORD_BATCHES: dict[str, Any] = {"producer_max_batch_size": 1, "producer_linger": 0.0}
 
@@ -196,32 +199,38 @@ def measure(options: Options) -> Measurement:
         quix = run_quix_peer(env, workload, options)
         run = run_pipeline(env, workload, options)
     one_record = {**options.worker_settings, **ONE_RECORD_BATCHES}
-    with bench_stack("p1-one-record") as env:
-        load(env.settings.kafka_bootstrap, topics.EVENTS.name, workload.records)
-        run_one = run_pipeline(env, workload, options, one_record)
+    run_one = None
+    try:
+        with bench_stack("p1-one-record") as env:
+            load(env.settings.kafka_bootstrap, topics.EVENTS.name, workload.records)
+            run_one = run_pipeline(env, workload, options, one_record)
+    except BenchError as exc:  # a profile the worker no longer needs: report, don't lose P1
+        measurement.details["one_record_failed"] = str(exc).splitlines()[0]
     pipeline = run.tickets
     steady = {"pipeline": pipeline.steady_rate(records), "faust_count": faust.steady_rate(records),
               "copy": copy.steady_rate(records),
-              "pipeline_incl_sla": _with_sla_steady(run, records),
-              "one_record": run_one.tickets.steady_rate(records),
-              "one_record_incl_sla": _with_sla_steady(run_one, records)}
+              "pipeline_incl_sla": _with_sla_steady(run, records)}
     measurement.add("pipeline, from start", pipeline.rate(records), "events/s")
     measurement.add("pipeline, steady", steady["pipeline"], "events/s")
     measurement.add("ceiling: Faust count-only, steady", steady["faust_count"], "events/s")
     measurement.add("ceiling: kafka-python→ClickHouse, steady", steady["copy"], "events/s")
     measurement.add("pipeline / Faust ceiling", steady["pipeline"] / steady["faust_count"],
-                    "ratio", RATIO_GOAL)
+                    "ratio")
     measurement.add("pipeline / copy ceiling", steady["pipeline"] / steady["copy"], "ratio")
     measurement.add("pipeline duration", pipeline.seconds, "s")
     measurement.add("pipeline incl. SLA, steady", steady["pipeline_incl_sla"], "events/s")
     measurement.add("pipeline incl. SLA / Faust ceiling",
-                    steady["pipeline_incl_sla"] / steady["faust_count"], "ratio")
-    measurement.add("one record per producer batch: pipeline, steady", steady["one_record"],
-                    "events/s")
-    measurement.add("one record per producer batch: pipeline / Faust ceiling",
-                    steady["one_record"] / steady["faust_count"], "ratio")
-    measurement.add("one record per producer batch: incl. SLA, steady",
-                    steady["one_record_incl_sla"], "events/s")
+                    steady["pipeline_incl_sla"] / steady["faust_count"], "ratio", RATIO_GOAL)
+    if run_one is not None:
+        steady["one_record"] = run_one.tickets.steady_rate(records)
+        steady["one_record_incl_sla"] = _with_sla_steady(run_one, records)
+        measurement.add("one record per producer batch: pipeline, steady",
+                        steady["one_record"], "events/s")
+        measurement.add("one record per producer batch: incl. SLA, steady",
+                        steady["one_record_incl_sla"], "events/s")
+        measurement.add("one record per producer batch: incl. SLA / Faust ceiling",
+                        steady["one_record_incl_sla"] / steady["faust_count"], "ratio",
+                        ONE_RECORD_RATIO_GOAL)
     if quix is None:
         measurement.details["quix_peer"] = "skipped: quixstreams is not installed " \
                                            "(pip install -e '.[bench]')"
