@@ -44,9 +44,10 @@ from streams.intake.producer import EventProducer
 PROBES_PER_SECOND = 50
 POLL_INTERVAL_S = 0.1
 DRAIN_BOUND_S = 30.0
-P99_GOAL = Goal(at_most=2.0)
 EVENTS_PER_TICKET_AT_LEAST = 4  # the simulator plans ~5.6 sends per ticket
 ARCHIVE, TICKETS = "complaint_events", "tickets"
+# Issue 8: at the given rate, `tickets` p99 ≤ 2 s and the archive p99 ≤ 1 s.
+P99_GOALS = {TICKETS: Goal(at_most=2.0), ARCHIVE: Goal(at_most=1.0)}
 
 
 @dataclass(frozen=True)
@@ -219,8 +220,8 @@ def measure(options: Options) -> Measurement:
     measurement = Measurement("P2", f"freshness at {rates} events/s")
     for number, rate in enumerate(size.freshness_rates):
         result = run_pass(options, rate, size.freshness_seconds[number])
-        goal = P99_GOAL if number == 0 else None  # the goal is for the first, the given rate
         for table, latencies in result["latencies"].items():
+            goal = P99_GOALS[table] if number == 0 else None  # for the first, the given rate
             measurement.add(f"{table} p50 @{rate}/s", percentile(latencies, 50), "s")
             measurement.add(f"{table} p99 @{rate}/s", percentile(latencies, 99), "s", goal)
         measurement.add(f"achieved input rate @{rate}/s", result["achieved_rate"], "events/s")
