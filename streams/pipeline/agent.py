@@ -19,7 +19,9 @@ deadline index built, the calendars its running clocks need checked); on revocat
 index is dropped after the batch in flight has finished. A partition starts "catching up":
 its SLA clock runs on the log's time until the stream has reached the end of the partition
 as it was when it was assigned, so deadlines that passed while no worker ran are decided by
-the backlog's events, not announced on the wall clock first and retracted after.
+the backlog's events, not announced on the wall clock first and retracted after. A caught-up
+partition whose events arrive long after their event time (a replay, time-compressed
+traffic) keeps running on the log's time, advancing at wall speed (streams/sla/watermark.py).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from streams.sla.clock import SLA_STARTED, next_due
 from streams.sla.deadlines import DeadlineIndex
 from streams.sla.holiday_gaps import HolidayNotices, holiday_gaps
 from streams.sla.policy import SlaPolicy, UnknownCalendar
+from streams.sla.watermark import PartitionClock
 from streams.tickets.handling import Origin
 from streams.tickets.model import DEFAULT_RETENTION_MS
 
@@ -95,9 +98,6 @@ class Owned:
     live: bool = False
     log_time: int = 0  # the latest event time seen on the partition
 
-    def now(self, wall_ms: int) -> int:
-        return wall_ms if self.live else min(wall_ms, self.log_time)
-
 
 def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPolicy],
              stop: Callable[[str], NoReturn],
@@ -110,7 +110,15 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
                        value_type=bytes, key_serializer="raw", value_serializer="raw")
     ticks = raw_topic(app, topics.SLA_TICKS)
     owned: dict[int, Owned] = {}
+    # Once caught up, a partition whose events arrive long after their event time (a replay,
+    # time-compressed traffic) still runs on the log's time, advancing at wall speed.
+    clocks = PartitionClock()
     notices = HolidayNotices()
+
+    def now_of(partition: int, part: Owned, wall_ms: int) -> int:
+        if part.live:
+            return clocks.now(partition, wall_ms)
+        return min(wall_ms, part.log_time)
     busy = asyncio.Lock()  # held while a batch runs: a revocation waits for it
     pending_since: float | None = None
     policy = pinned_policy()
@@ -202,7 +210,7 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
                 continue  # revoked: its new owner reads it again
             await part.ready.wait()
             if message.topic == topics.SLA_TICKS.name:
-                now = part.now(wall)
+                now = now_of(message.partition, part, wall)
                 due = part.index.pop_due(now)
                 TICK_DUE.observe(len(due))
                 for ticket_id in due:
@@ -219,6 +227,7 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
             absorb(message.partition, ticket_id, step)
             if step.record is not None and step.record.sla is not None:
                 part.log_time = max(part.log_time, step.record.sla.watermark)
+                clocks.observe(message.partition, step.record.sla.watermark, wall)
             if not part.live and message.offset + 1 >= part.catch_up_to:
                 part.live = True
         await _publish(app, outputs, records, changed, owned)
@@ -251,7 +260,7 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
         waiting = pending_since is not None and time.monotonic() - pending_since >= FLUSH_AFTER_S
         for partition, part in list(owned.items()):
             due = [at for at in (part.index.earliest(), part.purges.earliest()) if at is not None]
-            if part.ready.is_set() and due and min(due) <= part.now(wall):
+            if part.ready.is_set() and due and min(due) <= now_of(partition, part, wall):
                 await ticks.send(key=b"tick", value=str(wall).encode(), partition=partition)
                 waiting = False
         if waiting and owned:
