@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from streams.sla.calendar import business_calendar
-from streams.sla.clock import outcomes, unservable_clocks
+from streams.sla.clock import SlaState, outcomes
 from streams.sla.holiday_gaps import HolidayNotices, holiday_gaps
 from streams.sla.holidays import load_holiday_set
 from streams.sla.policy import (
@@ -45,6 +45,11 @@ def renamed_policy() -> SlaPolicy:
     }
     text = yaml.safe_dump(raw).replace("cn_business", "office").replace("24x7", "always")
     return policy_from_mapping(yaml.safe_load(text))
+
+
+def running(state: SlaState) -> list[tuple[str, str | None]]:
+    """The (calendar, fingerprint) of each running clock, as the worker's store keeps them."""
+    return [(c.calendar_name, c.calendar_fingerprint) for c in state.clocks if not c.stopped]
 
 
 def served_by(t: Ticket, policy: SlaPolicy) -> Ticket:
@@ -83,20 +88,20 @@ def test_a_policy_without_the_pinned_calendars_names_what_running_clocks_need():
     fingerprint = POLICY.calendars["cn_business"].fingerprint
     with pytest.raises(UnknownCalendar, match=fingerprint[:12]):
         new_policy.pinned_calendar("cn_business", fingerprint)
-    assert unservable_clocks([old.sla], new_policy) == {
+    assert new_policy.unservable(running(old.sla)) == {
         f"cn_business ({fingerprint[:12]})": 2}  # first response and resolution
-    assert unservable_clocks([old.sla], new_policy.with_pinned(POLICY.pinned)) == {}
+    assert new_policy.with_pinned(POLICY.pinned).unservable(running(old.sla)) == {}
     # Stopped clocks need nothing: their verdict is final.
     old.do("ticket.first_response_sent", "2025-11-05 09:00")
-    assert unservable_clocks([old.sla], new_policy) == {f"cn_business ({fingerprint[:12]})": 1}
+    assert new_policy.unservable(running(old.sla)) == {f"cn_business ({fingerprint[:12]})": 1}
 
 
 def test_clocks_started_before_pinning_are_served_by_calendar_name_or_named_as_missing():
     old = history(POLICY)
     unpinned = replace(old.sla, clocks=tuple(replace(c, calendar_fingerprint=None)
                                              for c in old.sla.clocks))
-    assert unservable_clocks([unpinned], POLICY) == {}
-    assert unservable_clocks([unpinned], renamed_policy()) == {"cn_business (unpinned)": 2}
+    assert POLICY.unservable(running(unpinned)) == {}
+    assert renamed_policy().unservable(running(unpinned)) == {"cn_business (unpinned)": 2}
 
 
 def test_new_holiday_data_does_not_move_a_clock_pinned_to_the_old_data(tmp_path: Path):

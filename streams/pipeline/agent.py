@@ -54,7 +54,7 @@ from streams.pipeline.store import PartitionStore, Running, recover, running_ent
 from streams.sla.clock import SLA_STARTED, next_due
 from streams.sla.deadlines import DeadlineIndex
 from streams.sla.holiday_gaps import HolidayNotices, holiday_gaps
-from streams.sla.policy import SlaPolicy, UnknownCalendar
+from streams.sla.policy import SlaPolicy
 from streams.sla.watermark import PartitionClock
 from streams.tickets.handling import Origin
 from streams.tickets.model import DEFAULT_RETENTION_MS
@@ -141,22 +141,18 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
         part.catch_up_to = end
         part.live = position is not None and position >= end
         policy = await asyncio.to_thread(pinned_policy)  # calendars pinned by other workers
-        unservable: dict[str, int] = {}
+        needed: list[tuple[str, str | None]] = []
         for count, (ticket_id, running) in enumerate(part.store.running(), start=1):
-            for name, fingerprint in running.calendars:
-                try:
-                    policy.pinned_calendar(name, fingerprint)
-                except UnknownCalendar:
-                    label = f"{name} ({fingerprint[:12]})" if fingerprint else f"{name} (unpinned)"
-                    unservable[label] = unservable.get(label, 0) + 1
+            needed += running.calendars
             part.index.schedule(ticket_id, running.due)
             part.purges.schedule(ticket_id, running.purge_at)
             if count % REBUILD_SLICE == 0:
                 await asyncio.sleep(0)  # a million clocks must not starve the heartbeat
+        unservable = policy.unservable(needed)
         if unservable:
-            needed = ", ".join(f"{label}: {n} tickets" for label, n in sorted(unservable.items()))
+            needs = ", ".join(f"{label}: {n} tickets" for label, n in sorted(unservable.items()))
             stop(f"SLA policy {policy.version!r} cannot serve running clocks; they need the "
-                 f"calendars {needed}. Restore those calendars in the policy (same name for "
+                 f"calendars {needs}. Restore those calendars in the policy (same name for "
                  "unpinned clocks) or start with the policy they ran on; "
                  "`complaintflow policy check FILE` shows this before a deploy")
         part.ready.set()

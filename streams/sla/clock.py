@@ -13,7 +13,6 @@ is due. So a replay of the same changes reaches the same verdicts whenever `adva
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +24,7 @@ from streams.sla.calendar import (
     add_business_ms,
     business_ms_between,
 )
-from streams.sla.policy import SlaPolicy, UnknownCalendar
+from streams.sla.policy import SlaPolicy
 from streams.tickets.model import DONE
 
 FIRST_RESPONSE = "first_response"
@@ -620,23 +619,3 @@ def _resume(
                                 reason=pause.reason)
     return clock, [event]
 
-
-# --- what a policy must provide ----------------------------------------------------------------
-
-
-def unservable_clocks(states: Iterable[SlaState], policy: SlaPolicy) -> dict[str, int]:
-    """Calendars that running clocks are pinned to but ``policy`` cannot provide, with how many
-    clocks need each: a worker must not start with such a policy (docs/sla.md)."""
-    needed: dict[str, int] = {}
-    for state in states:
-        for clock in state.clocks:
-            if clock.stopped:
-                continue
-            try:
-                policy.pinned_calendar(clock.calendar_name, clock.calendar_fingerprint)
-            except UnknownCalendar:
-                label = clock.calendar_name + (
-                    f" ({clock.calendar_fingerprint[:12]})" if clock.calendar_fingerprint
-                    else " (unpinned)")
-                needed[label] = needed.get(label, 0) + 1
-    return needed

@@ -11,7 +11,7 @@ docs/sla.md for the file format.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import product
@@ -135,6 +135,19 @@ class SlaPolicy:
             f"calendar {name!r} {which} is not known to policy {self.version!r} (calendars: "
             f"{_list(self.calendars)}) nor to the calendars pinned by earlier policies"
         )
+
+    def unservable(self, calendars: Iterable[tuple[str, str | None]]) -> dict[str, int]:
+        """Of the (name, fingerprint) pairs running clocks are pinned to, those this policy
+        cannot provide, labelled "name (fingerprint)" or "name (unpinned)", with how often
+        each occurs: a worker must not run with such a policy (docs/sla.md)."""
+        needed: dict[str, int] = {}
+        for name, fingerprint in calendars:
+            try:
+                self.pinned_calendar(name, fingerprint)
+            except UnknownCalendar:
+                label = f"{name} ({fingerprint[:12]})" if fingerprint else f"{name} (unpinned)"
+                needed[label] = needed.get(label, 0) + 1
+        return needed
 
     def target_for(self, metric: str, priority: str, tier: str) -> Target:
         for value, allowed, what in (
