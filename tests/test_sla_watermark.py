@@ -24,3 +24,13 @@ def test_partition_clock(observations, wall, expected):
         clock.observe(0, event_ms, seen_at)
     assert clock.now(0, wall) == expected
     assert clock.now(1, wall) == wall  # partitions are independent
+
+
+def test_latest_event_time_and_forgetting_a_partition():
+    clock = PartitionClock()
+    assert clock.latest(0) is None
+    clock.observe(0, 4_000, BACKLOG)
+    clock.observe(0, 1_000, BACKLOG + 100)  # older: the latest stays
+    assert clock.latest(0) == 4_000
+    clock.forget(0)
+    assert (clock.latest(0), clock.now(0, 7_000)) == (None, 7_000)

@@ -96,7 +96,6 @@ class Owned:
     # partition is catching up and runs on the log's time.
     catch_up_to: int = 0
     live: bool = False
-    log_time: int = 0  # the latest event time seen on the partition
 
 
 def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPolicy],
@@ -118,7 +117,7 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
     def now_of(partition: int, part: Owned, wall_ms: int) -> int:
         if part.live:
             return clocks.now(partition, wall_ms)
-        return min(wall_ms, part.log_time)
+        return min(wall_ms, clocks.latest(partition) or 0)
     busy = asyncio.Lock()  # held while a batch runs: a revocation waits for it
     pending_since: float | None = None
     policy = pinned_policy()
@@ -131,8 +130,10 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
         due = None if record.sla is None else next_due(record.sla, policy)
         return running_entry(record, due, retention_ms)
 
-    async def take_over(partition: int) -> None:
+    async def take_over(partition: int, refreshed: asyncio.Future) -> None:
         nonlocal policy
+        # Calendars pinned by other workers, before the recovered clocks are measured.
+        policy = await refreshed
         part = owned[partition]
         async with _Reader(app) as reader:
             await recover(part.store, partition, send_and_wait, reader.read_from, running_of)
@@ -140,7 +141,6 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
         position = await app.consumer.position(TP(topics.EVENTS.name, partition))
         part.catch_up_to = end
         part.live = position is not None and position >= end
-        policy = await asyncio.to_thread(pinned_policy)  # calendars pinned by other workers
         needed: list[tuple[str, str | None]] = []
         for count, (ticket_id, running) in enumerate(part.store.running(), start=1):
             needed += running.calendars
@@ -157,18 +157,28 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
                  "`complaintflow policy check FILE` shows this before a deploy")
         part.ready.set()
 
+    async def taken_over(partition: int, refreshed: asyncio.Future) -> None:
+        try:
+            await take_over(partition, refreshed)
+        except Exception as exc:  # a partition that never gets ready would stall the stream
+            stop(f"taking partition {partition} over failed: {type(exc).__name__}: {exc}")
+
     async def on_assigned(_sender: object, assigned: set[TP], **_kwargs: object) -> None:
-        for tp in assigned:
-            if tp.topic == topics.EVENTS.name and tp.partition not in owned:
-                owned[tp.partition] = Owned(PartitionStore(data_dir / "state" /
-                                                           str(tp.partition)))
-                asyncio.ensure_future(take_over(tp.partition))
+        new = [tp.partition for tp in assigned
+               if tp.topic == topics.EVENTS.name and tp.partition not in owned]
+        if not new:
+            return
+        refreshed = asyncio.ensure_future(asyncio.to_thread(pinned_policy))  # once for all
+        for partition in new:
+            owned[partition] = Owned(PartitionStore(data_dir / "state" / str(partition)))
+            asyncio.ensure_future(taken_over(partition, refreshed))
 
     async def on_revoked(_sender: object, revoked: set[TP], **_kwargs: object) -> None:
         async with busy:  # the batch in flight finishes its writes first
             for tp in revoked:
                 if tp.topic == topics.EVENTS.name and tp.partition in owned:
                     owned.pop(tp.partition).store.close()
+                    clocks.forget(tp.partition)
 
     app.on_partitions_assigned.connect(on_assigned)
     app.on_partitions_revoked.connect(on_revoked)
@@ -222,7 +232,6 @@ def register(app: faust.App, data_dir: Path, pinned_policy: Callable[[], SlaPoli
                                origin, policy, wall)
             absorb(message.partition, ticket_id, step)
             if step.record is not None and step.record.sla is not None:
-                part.log_time = max(part.log_time, step.record.sla.watermark)
                 clocks.observe(message.partition, step.record.sla.watermark, wall)
             if not part.live and message.offset + 1 >= part.catch_up_to:
                 part.live = True

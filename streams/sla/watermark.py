@@ -21,6 +21,15 @@ class PartitionClock:
         if latest is None or event_ms >= latest[0]:
             self._seen[partition] = (event_ms, wall_ms)
 
+    def latest(self, partition: int) -> int | None:
+        """The latest event time seen on the partition, if any."""
+        seen = self._seen.get(partition)
+        return None if seen is None else seen[0]
+
+    def forget(self, partition: int) -> None:
+        """The partition went to another worker: what was seen of it no longer holds."""
+        self._seen.pop(partition, None)
+
     def now(self, partition: int, wall_ms: int) -> int:
         latest = self._seen.get(partition)
         if latest is None:
